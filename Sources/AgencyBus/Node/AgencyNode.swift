@@ -1,0 +1,283 @@
+import Foundation
+
+/// A node: one agency's directory (config, secret key, inbox.sqlite) and its session logic
+/// with the broker. Used by `bus-cli`; one owner thread.
+public final class AgencyNode {
+    public let directory: String
+    public let config: NodeConfig
+    public let topology: Topology
+    public let key: SecretKey
+    public let store: NodeStore
+    public let log: Logger
+
+    public var agency: String { config.agency }
+
+    /// Opens an existing node directory: reads node.json, the topology (again, every start),
+    /// the key (refused if group/world readable) and the inbox.
+    public init(directory: String, logger: Logger) throws {
+        self.directory = directory
+        self.log = logger
+        config = try NodeConfig.load(directory: directory)
+        topology = try Topology.load(path: config.topology)
+        guard let me = topology.agency(config.agency) else {
+            throw NodeError.notANode("agency '\(config.agency)' of node \(directory) is not in the topology \(config.topology)")
+        }
+        key = try KeyFile.load(at: NodeConfig.keyPath(in: directory))
+        if !me.publicKey.isEmpty && me.publicKey != key.publicKey.text {
+            log.warning("topology lists another key for this agency", ["agency": me.id, "topology.key": me.publicKey, "node.key": key.publicKey.text])
+        }
+        store = try NodeStore(path: NodeConfig.inboxPath(in: directory))
+    }
+
+    /// Creates a node directory with a new key. Returns the public key (to paste in the topology).
+    public static func initialize(directory: String, agency: String, topologyPath: String) throws -> PublicKey {
+        let topology = try Topology.load(path: topologyPath)
+        guard topology.agency(agency) != nil else {
+            throw NodeError.usage("agency '\(agency)' is not in the topology \(topologyPath) (known: \(topology.agencies.map(\.id).joined(separator: ", ")))")
+        }
+        let fm = FileManager.default
+        if fm.fileExists(atPath: NodeConfig.path(in: directory)) {
+            throw NodeError.usage("\(directory) is already a node; use another directory")
+        }
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let key = SecretKey.generate()
+        try KeyFile.create(key, at: NodeConfig.keyPath(in: directory))
+        let absolute = URL(fileURLWithPath: topologyPath).standardizedFileURL.path
+        try NodeConfig(agency: agency, topology: absolute, created: Timestamp.now().text).write(directory: directory)
+        _ = try NodeStore(path: NodeConfig.inboxPath(in: directory))
+        return key.publicKey
+    }
+
+    // MARK: - Composing
+
+    public struct Draft {
+        public var to: [Address]
+        public var cc: [Address] = []
+        public var subject: String
+        public var body: String
+        public var attachments: [URL] = []
+        public var number: String?
+        public var date: String?
+        public var classification: Classification = .biasa
+        public var urgency: Urgency = .biasa
+        public var fromUnit: String?
+        public var replyTo: String?
+        public init(to: [Address], subject: String, body: String) { self.to = to; self.subject = subject; self.body = body }
+    }
+
+    /// Builds, checks, signs and durably stores a letter in the outbox. Throws NodeError.data
+    /// (with the field) for anything wrong, before anything is stored.
+    public func compose(_ draft: Draft) throws -> Envelope {
+        let from = Address(agency: agency, unit: draft.fromUnit)
+        do {
+            try topology.check(from, field: "from-unit")
+            for a in draft.to { try topology.check(a, field: "to") }
+            for a in draft.cc { try topology.check(a, field: "cc") }
+        } catch let e as ValidationError { throw NodeError.data(e.description) }
+        var infos: [AttachmentInfo] = []
+        var blobs: [Data] = []
+        var total = 0
+        for url in draft.attachments {
+            let attrs = try? FileManager.default.attributesOfItem(atPath: url.path)
+            guard let size = (attrs?[.size] as? NSNumber)?.intValue, attrs?[.type] as? FileAttributeType == .typeRegular else {
+                throw NodeError.data("attach: cannot read '\(url.path)' (not a regular file)")
+            }
+            total += size
+            if total > Limits.maxAttachmentBytes {
+                throw NodeError.data("attach: the attachments come to more than \(Limits.maxAttachmentBytes) bytes (32 MiB), the limit per letter; send them in several letters")
+            }
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw NodeError.data("attach: cannot read '\(url.path)'")
+            }
+            infos.append(AttachmentInfo(name: url.lastPathComponent, size: data.count, mediaType: MediaType.guess(fileName: url.lastPathComponent),
+                                        sha256: SHA256.hash(data).hexString))
+            blobs.append(data)
+        }
+        let now = Timestamp.now()
+        let id = MessageID.generate(at: now)
+        let letter = Letter(id: id, from: from, created: now, number: draft.number ?? "AB/\(id.suffix(8))",
+                            date: draft.date ?? CalendarDate.today(), to: draft.to, cc: draft.cc,
+                            subject: draft.subject, body: draft.body, classification: draft.classification,
+                            urgency: draft.urgency, replyTo: draft.replyTo, attachments: infos)
+        do { try letter.validate() } catch let e as ValidationError { throw NodeError.data(e.description) }
+        let envelope = try Envelope.seal(letter, attachments: blobs, with: key)
+        try store.db.inTransaction {
+            try store.insert(envelope, direction: "out", state: "queued", subject: letter.subject,
+                             attachments: infos, recipients: letter.recipientAgencies)
+        }
+        log.info("letter queued", ["message.id": id, "recipients": letter.recipientAgencies.count])
+        return envelope
+    }
+
+    // MARK: - Talking to the broker
+
+    public func connect() throws -> BrokerClient {
+        guard let me = topology.agency(agency), let broker = topology.broker(me.broker) else {
+            throw NodeError.notANode("agency '\(agency)' has no broker in the topology")
+        }
+        guard !broker.publicKey.isEmpty, let brokerKey = try? PublicKey(text: broker.publicKey) else {
+            throw NodeError.unavailable("broker '\(broker.id)' has no publicKey in the topology \(config.topology); ask ops for it")
+        }
+        return try BrokerClient(endpoint: broker.endpoint, brokerKey: brokerKey, identity: key)
+    }
+
+    public var brokerDescription: String {
+        let b = topology.agency(agency).flatMap { topology.broker($0.broker) }
+        return "broker '\(b?.id ?? "?")' at \(b?.endpoint ?? "?")"
+    }
+
+    /// Submits everything in the outbox, oldest first. Returns the ids sent.
+    @discardableResult
+    public func flushOutbox(_ client: BrokerClient) throws -> [String] {
+        var sent: [String] = []
+        for item in try store.outbox() {
+            guard let envelope = try store.envelope(id: item.id) else { continue }
+            try client.send(.submit(envelope))
+            sent.append(item.id)
+        }
+        return sent
+    }
+
+    /// What handling one broker command produced, for the CLI to print.
+    public enum Event {
+        case accepted(id: String, at: String)
+        case refused(id: String, error: ProtocolError)
+        case received(Envelope, Letter)
+        case duplicate(id: String)
+        case rejected(id: String, reason: String)
+        case held(id: String, reason: String)
+        case receipt(letterID: String, recipient: String, status: String, reason: String?)
+        case subscribed
+        case pong(subscribed: Bool)
+    }
+
+    /// Handles one batch of broker commands: stores what was delivered in one durable
+    /// transaction, and only after the commit sends the signed receipts.
+    public func handle(_ commands: [BrokerCommand], client: BrokerClient) throws -> [Event] {
+        var events: [Event] = []
+        var receiptItems: [String: [Receipt.Item]] = [:]  // by receipt `to`
+        try store.db.inTransaction {
+            for command in commands {
+                switch command {
+                case .accepted(let envelope):
+                    events += try handleAcceptance(envelope)
+                case .refused(let id, let code, let reason):
+                    let error = ProtocolError(code, reason)
+                    if code != .storageFull && code != .storageError, try store.message(id: id)?.state == "queued" {
+                        try store.setState(id: id, state: "refused", reason: "\(code.rawValue): \(reason)")
+                    }
+                    log.warning("broker refused", ["message.id": id, "code": code.rawValue, "reason": reason])
+                    events.append(.refused(id: id, error: error))
+                case .deliver(let envelope):
+                    events += try handleDelivery(envelope, receipts: &receiptItems)
+                case .subscribed:
+                    events.append(.subscribed)
+                case .pong(let subscribed):
+                    events.append(.pong(subscribed: subscribed))
+                }
+            }
+        }
+        // Durable now: tell the broker (one signed receipt per original sender).
+        for (to, items) in receiptItems.sorted(by: { $0.key < $1.key }) {
+            let receipt = Receipt(id: MessageID.generate(), from: agency, created: .now(), to: to, items: items)
+            try client.send(.receipt(try Envelope.seal(receipt, with: key)))
+        }
+        return events
+    }
+
+    func handleAcceptance(_ envelope: Envelope) throws -> [Event] {
+        guard let me = topology.agency(agency), let broker = topology.broker(me.broker),
+              let brokerKey = try? PublicKey(text: broker.publicKey) else { return [] }
+        guard envelope.kind == "acceptance", envelope.signerID == broker.id else {
+            log.warning("unexpected acceptance", ["from": envelope.common.from])
+            return []
+        }
+        do { try envelope.verify(with: brokerKey) } catch {
+            log.error("acceptance with a bad broker signature ignored", ["message.id": envelope.id])
+            return []
+        }
+        let acceptance = try envelope.decode(Acceptance.self)
+        try store.storeEvidence(envelope)
+        var events: [Event] = []
+        for item in acceptance.items {
+            guard let m = try store.message(id: item.id), m.direction == "out" else { continue }
+            if SHA256.hash(m.header).hexString != item.sha256 {
+                log.error("acceptance names another hash", ["message.id": item.id])
+                continue
+            }
+            if m.state == "queued" || m.state == "refused" {
+                try store.setState(id: item.id, state: "accepted", acceptedAt: acceptance.created)
+            }
+            events.append(.accepted(id: item.id, at: acceptance.created))
+        }
+        return events
+    }
+
+    func handleDelivery(_ envelope: Envelope, receipts: inout [String: [Receipt.Item]]) throws -> [Event] {
+        let hash = envelope.hash.hexString
+        let signer = envelope.signerID
+        switch envelope.kind {
+        case "letter":
+            if try store.message(id: envelope.id) != nil {
+                receipts[signer, default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
+                return [.duplicate(id: envelope.id)]
+            }
+            guard let senderKey = topology.publicKey(ofAgency: signer) else {
+                // Without the sender's key we cannot check it; keep it at the broker (no receipt).
+                let reason = "no publicKey for agency '\(signer)' in \(config.topology); add it and restart subscribe"
+                log.error("letter held: cannot verify", ["message.id": envelope.id, "from": signer])
+                return [.held(id: envelope.id, reason: reason)]
+            }
+            let letter: Letter
+            do {
+                try envelope.verify(with: senderKey)
+                letter = try envelope.decode(Letter.self)
+                try letter.validate()
+                guard letter.recipientAgencies.contains(agency) else {
+                    throw ProtocolError(.invalid, "to: the letter is not addressed to '\(agency)'")
+                }
+            } catch {
+                let reason = "\(error)"
+                try store.recordRejected(envelope, reason: reason)
+                receipts[signer, default: []].append(.init(id: envelope.id, sha256: hash, status: "rejected", reason: reason))
+                log.error("letter rejected", ["message.id": envelope.id, "from": signer, "reason": reason])
+                return [.rejected(id: envelope.id, reason: reason)]
+            }
+            try store.insert(envelope, direction: "in", state: "stored", subject: letter.subject, attachments: letter.attachments)
+            receipts[signer, default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
+            log.info("letter stored", ["message.id": envelope.id, "from": letter.from])
+            return [.received(envelope, letter)]
+        case "receipt":
+            // A recipient's receipt for a letter we sent; the broker is owed a receipt for it.
+            receipts["broker", default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
+            guard let recipientKey = topology.publicKey(ofAgency: signer) else {
+                receipts["broker"]?.removeLast()
+                return [.held(id: envelope.id, reason: "no publicKey for agency '\(signer)' to check its receipt")]
+            }
+            do {
+                try envelope.verify(with: recipientKey)
+                let receipt = try envelope.decode(Receipt.self)
+                try receipt.validate()
+                try store.storeEvidence(envelope)
+                var events: [Event] = []
+                for item in receipt.items {
+                    guard let m = try store.message(id: item.id), m.direction == "out",
+                          SHA256.hash(m.header).hexString == item.sha256 else { continue }
+                    try store.recordDelivery(messageID: item.id, recipient: signer, state: item.status, reason: item.reason,
+                                             receiptID: receipt.id, at: receipt.created)
+                    events.append(.receipt(letterID: item.id, recipient: signer, status: item.status, reason: item.reason))
+                }
+                return events
+            } catch {
+                try store.recordRejected(envelope, reason: "\(error)")
+                log.error("receipt rejected", ["message.id": envelope.id, "from": signer, "reason": "\(error)"])
+                return [.rejected(id: envelope.id, reason: "\(error)")]
+            }
+        default:
+            let reason = "kind '\(envelope.kind.prefix(32))' is not known to this node"
+            receipts[signer == topology.agency(agency)?.broker ? "broker" : signer, default: []]
+                .append(.init(id: envelope.id, sha256: hash, status: "rejected", reason: reason))
+            return [.rejected(id: envelope.id, reason: reason)]
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import CZMQ
+import Foundation
+
+/// A node's CURVE-authenticated DEALER connection to its broker.
+public final class BrokerClient {
+    let context: ZMQContext
+    let socket: ZMQSocket
+    public let endpoint: String
+
+    public init(endpoint: String, brokerKey: PublicKey, identity: SecretKey, context: ZMQContext = ZMQContext()) throws {
+        self.context = context
+        self.endpoint = endpoint
+        socket = try ZMQSocket(context: context, kind: .dealer, linger: 0)
+        try socket.makeCurveClient(publicKey: identity.publicKey.curvePublicKey, secretKey: identity.curveSecretKey,
+                                   serverKey: brokerKey.curvePublicKey)
+        try socket.setOption(ZMQ_MAXMSGSIZE, Limits.maxWireMessageBytes)
+        // libzmq reconnects by itself: first after 100 ms, doubling up to 5 s.
+        try socket.setOption(ZMQ_RECONNECT_IVL, Int32(100))
+        try socket.setOption(ZMQ_RECONNECT_IVL_MAX, Int32(5_000))
+        try socket.setOption(ZMQ_SNDHWM, Int32(10_000))
+        try socket.setOption(ZMQ_RCVHWM, Int32(10_000))
+        try socket.connect(endpoint)
+    }
+
+    public func send(_ command: ClientCommand) throws {
+        try socket.send(command.encode())
+    }
+
+    /// The next command from the broker, or nil when none came within `timeoutMs`.
+    /// A frame sequence that is not valid protocol is reported as ProtocolError.
+    public func receive(timeoutMs: Int) throws -> BrokerCommand? {
+        if try ZMQPoller.pollIn([socket], timeoutMs: timeoutMs)[0] == false { return nil }
+        guard let msg = try socket.receive(dontWait: true) else { return nil }
+        return try BrokerCommand.decode(msg.frames[...])
+    }
+}

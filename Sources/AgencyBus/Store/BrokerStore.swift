@@ -1,0 +1,135 @@
+import Foundation
+
+/// The broker's durable store (`queue.sqlite`): every accepted message, its attachments, and
+/// one delivery row per recipient agency that stays until that agency's signed receipt.
+public final class BrokerStore {
+    public let db: SQLiteConnection
+
+    static let migrations: [(id: String, sql: String)] = [
+        ("001-messages-deliveries", """
+        CREATE TABLE messages (
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            id          TEXT NOT NULL UNIQUE,
+            kind        TEXT NOT NULL,
+            sender      TEXT NOT NULL,
+            header      BLOB NOT NULL,
+            signature   BLOB NOT NULL,
+            hash        BLOB NOT NULL,
+            accepted_at INTEGER NOT NULL,
+            size        INTEGER NOT NULL
+        );
+        CREATE TABLE attachments (
+            message_seq INTEGER NOT NULL REFERENCES messages(seq),
+            idx         INTEGER NOT NULL,
+            data        BLOB NOT NULL,
+            PRIMARY KEY (message_seq, idx)
+        );
+        CREATE TABLE deliveries (
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_seq INTEGER NOT NULL REFERENCES messages(seq),
+            recipient   TEXT NOT NULL,
+            state       INTEGER NOT NULL DEFAULT 0,
+            done_at     INTEGER,
+            reason      TEXT,
+            UNIQUE (message_seq, recipient)
+        );
+        CREATE INDEX deliveries_pending ON deliveries (recipient, seq) WHERE state = 0;
+        """),
+    ]
+
+    /// Delivery states.
+    public enum DeliveryState: Int64 { case pending = 0, stored = 1, rejected = 2 }
+
+    public init(path: String) throws {
+        db = try SQLiteConnection(path: path)
+        try db.migrate(Self.migrations)
+    }
+
+    public struct StoredMessage {
+        public let seq: Int64
+        public let id: String
+        public let kind: String
+        public let sender: String
+        public let hash: Data
+    }
+
+    /// The stored message with this id, if any.
+    public func message(id: String) throws -> StoredMessage? {
+        try db.queryOne("SELECT seq, id, kind, sender, hash FROM messages WHERE id = ?", id) {
+            StoredMessage(seq: $0.int(0), id: $0.text(1), kind: $0.text(2), sender: $0.text(3), hash: $0.blob(4))
+        }
+    }
+
+    /// Inserts a message and its delivery rows. Call inside a transaction.
+    public func insert(_ envelope: Envelope, sender: String, recipients: [String], acceptedAt: Timestamp) throws {
+        let size = envelope.header.count + envelope.attachments.reduce(0) { $0 + $1.count }
+        try db.run("INSERT INTO messages (id, kind, sender, header, signature, hash, accepted_at, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   envelope.id, envelope.kind, sender, envelope.header, envelope.signature, envelope.hash,
+                   acceptedAt.milliseconds, size)
+        let seq = db.lastInsertRowID
+        for (i, data) in envelope.attachments.enumerated() {
+            try db.run("INSERT INTO attachments (message_seq, idx, data) VALUES (?, ?, ?)", seq, i, data)
+        }
+        for r in recipients {
+            try db.run("INSERT INTO deliveries (message_seq, recipient) VALUES (?, ?)", seq, r)
+        }
+    }
+
+    public struct PendingDelivery {
+        public let seq: Int64
+        public let messageID: String
+    }
+
+    /// Pending deliveries for `recipient` after `cursor`, in acceptance order.
+    public func pending(for recipient: String, after cursor: Int64, limit: Int) throws -> [PendingDelivery] {
+        try db.query("""
+            SELECT d.seq, m.id FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+            WHERE d.recipient = ? AND d.state = 0 AND d.seq > ? ORDER BY d.seq LIMIT ?
+            """, recipient, cursor, limit) { PendingDelivery(seq: $0.int(0), messageID: $0.text(1)) }
+    }
+
+    /// Loads a whole envelope for delivery.
+    public func envelope(id: String) throws -> Envelope? {
+        guard let (seq, header, signature) = try db.queryOne("SELECT seq, header, signature FROM messages WHERE id = ?", id, map: {
+            ($0.int(0), $0.blob(1), $0.blob(2))
+        }) else { return nil }
+        let attachments = try db.query("SELECT data FROM attachments WHERE message_seq = ? ORDER BY idx", seq) { $0.blob(0) }
+        return try Envelope(header: header, signature: signature, attachments: attachments)
+    }
+
+    public struct DeliveryRow {
+        public let seq: Int64
+        public let state: DeliveryState
+        public let messageSender: String
+        public let messageHash: Data
+        public let messageKind: String
+    }
+
+    /// The delivery of message `id` to `recipient`.
+    public func delivery(messageID id: String, recipient: String) throws -> DeliveryRow? {
+        try db.queryOne("""
+            SELECT d.seq, d.state, m.sender, m.hash, m.kind FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+            WHERE m.id = ? AND d.recipient = ?
+            """, id, recipient) {
+            DeliveryRow(seq: $0.int(0), state: DeliveryState(rawValue: $0.int(1)) ?? .pending,
+                        messageSender: $0.text(2), messageHash: $0.blob(3), messageKind: $0.text(4))
+        }
+    }
+
+    /// Closes a delivery (stored or rejected) if it is still pending; true when it changed.
+    @discardableResult
+    public func close(deliverySeq: Int64, state: DeliveryState, reason: String?, at time: Timestamp) throws -> Bool {
+        try db.run("UPDATE deliveries SET state = ?, reason = ?, done_at = ? WHERE seq = ? AND state = 0",
+                   state.rawValue, reason, time.milliseconds, deliverySeq)
+        return db.changes > 0
+    }
+
+    /// Agencies with pending deliveries, with counts (for logs and, later, stats).
+    public func pendingCounts() throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for (r, n) in try db.query("SELECT recipient, COUNT(*) FROM deliveries WHERE state = 0 GROUP BY recipient", map: { ($0.text(0), Int($0.int(1))) }) {
+            out[r] = n
+        }
+        return out
+    }
+}

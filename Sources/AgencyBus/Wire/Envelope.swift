@@ -1,0 +1,114 @@
+import Foundation
+
+/// The fields every signed header carries, whatever its kind.
+public struct CommonHeader: Codable, Sendable {
+    public var v: Int
+    public var kind: String
+    public var id: String
+    public var from: String
+    public var created: String
+}
+
+/// A signed message as it travels: the header bytes exactly as signed (JSON, UTF-8), the
+/// Ed25519 signature over exactly those bytes, and the attachment bytes, each bound to the
+/// header by its SHA-256. Nothing is re-encoded between signing and verifying: the header
+/// bytes are stored and forwarded verbatim.
+public struct Envelope: Sendable {
+    public let header: Data
+    public let signature: Data
+    public let attachments: [Data]
+    public let common: CommonHeader
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    /// Encodes `header` once, signs those bytes, and keeps them.
+    public static func seal<H: Encodable>(_ header: H, attachments: [Data] = [], with key: SecretKey) throws -> Envelope {
+        let bytes = try encoder.encode(header)
+        return try Envelope(header: bytes, signature: key.sign(bytes), attachments: attachments)
+    }
+
+    /// Wraps received parts, decoding the common fields (no signature check yet).
+    public init(header: Data, signature: Data, attachments: [Data]) throws {
+        guard !header.isEmpty else { throw ProtocolError(.malformed, "empty header frame") }
+        guard header.count <= Limits.maxHeaderBytes else {
+            throw ProtocolError(.tooLarge, "header is \(header.count) bytes; the limit is \(Limits.maxHeaderBytes)")
+        }
+        guard signature.count == 64 else {
+            throw ProtocolError(.malformed, "signature frame has \(signature.count) bytes; an Ed25519 signature has 64")
+        }
+        guard String(data: header, encoding: .utf8) != nil else {
+            throw ProtocolError(.malformed, "header is not valid UTF-8")
+        }
+        let common: CommonHeader
+        do {
+            common = try JSONDecoder().decode(CommonHeader.self, from: header)
+        } catch {
+            throw ProtocolError(.malformed, "header is not a JSON object with v, kind, id, from, created")
+        }
+        guard common.v == 1 else { throw ProtocolError(.unsupportedVersion, "header version \(common.v); this broker speaks 1") }
+        guard MessageID.isValid(common.id) else { throw ProtocolError(.invalid, "id: '\(common.id.prefix(40))' is not a ULID") }
+        guard Timestamp(text: common.created) != nil else {
+            throw ProtocolError(.invalid, "created: not an RFC 3339 UTC time like 2026-12-03T19:52:38.123Z")
+        }
+        self.header = header
+        self.signature = signature
+        self.attachments = attachments
+        self.common = common
+    }
+
+    public var id: String { common.id }
+    public var kind: String { common.kind }
+
+    /// The signer's agency (or broker) id: the part of `from` before any `/unit`.
+    public var signerID: String { String(common.from.split(separator: "/", maxSplits: 1).first ?? "") }
+
+    /// SHA-256 of the header bytes; it binds the attachments too (their hashes are inside).
+    public var hash: Data { SHA256.hash(header) }
+
+    /// Decodes the header as a specific kind.
+    public func decode<H: Decodable>(_ type: H.Type) throws -> H {
+        do { return try JSONDecoder().decode(type, from: header) } catch {
+            throw ProtocolError(.malformed, "\(kind) header does not have the fields the protocol requires (\(Self.describe(error)))")
+        }
+    }
+
+    /// Checks the signature with `key`, then (for letters) that every attachment frame
+    /// matches the size and SHA-256 the signed header gives for it.
+    public func verify(with key: PublicKey) throws {
+        guard key.verify(signature: signature, of: header) else {
+            throw ProtocolError(.badSignature, "signature does not verify with \(signerID)'s key")
+        }
+        if kind == "letter" {
+            let letter = try decode(Letter.self)
+            guard letter.attachments.count == attachments.count else {
+                throw ProtocolError(.malformed, "header lists \(letter.attachments.count) attachments but \(attachments.count) came")
+            }
+            for (i, (info, data)) in zip(letter.attachments, attachments).enumerated() {
+                guard info.size == data.count else {
+                    throw ProtocolError(.badSignature, "attachments[\(i)] ('\(info.name)') has \(data.count) bytes; the signed header says \(info.size)")
+                }
+                guard SHA256.hash(data).hexString == info.sha256.lowercased() else {
+                    throw ProtocolError(.badSignature, "attachments[\(i)] ('\(info.name)') does not match the SHA-256 in the signed header")
+                }
+            }
+        } else if !attachments.isEmpty {
+            throw ProtocolError(.malformed, "a \(kind) carries no attachments")
+        }
+    }
+
+    /// The frames after the command name: header, signature, attachments.
+    public var frames: [Data] { [header, signature] + attachments }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "missing '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
+            return "wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'"
+        default: return "not valid JSON"
+        }
+    }
+}

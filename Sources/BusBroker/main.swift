@@ -1,0 +1,116 @@
+import AgencyBus
+import Foundation
+
+// bus-broker: argv → options → run → exit code. All logic lives in the AgencyBus library.
+
+let logOptions = [
+    OptionSpec("log-format", value: "FORMAT", help: "logfmt (default) or json"),
+    OptionSpec("log-level", value: "LEVEL", help: "debug, info (default), warning or error"),
+]
+
+func makeLogger(_ args: ParsedArguments, spec: CommandSpec) throws -> Logger {
+    let format = Logger.Format(rawValue: args.value("log-format") ?? "logfmt")
+    guard let format else { throw UsageError("--log-format must be logfmt or json", spec: spec) }
+    let levels: [String: Logger.Level] = ["debug": .debug, "info": .info, "warning": .warning, "error": .error]
+    guard let level = levels[args.value("log-level") ?? "info"] else {
+        throw UsageError("--log-level must be debug, info, warning or error", spec: spec)
+    }
+    return Logger(label: "bus-broker", minimum: level, format: format)
+}
+
+let runSpec = CommandSpec(
+    tool: "bus-broker", name: nil,
+    abstract: "Relay signed letters between agency nodes (ZeroMQ ROUTER, CURVE, durable SQLite queue).",
+    discussion: """
+    Also: 'bus-broker keygen --data DIR' makes the broker's key; 'bus-broker set-topology' edits
+    a topology entry (see 'bus-broker set-topology --help').
+    """,
+    options: [
+        OptionSpec("topology", value: "FILE", help: "(required) The topology file"),
+        OptionSpec("broker", value: "ID", help: "(required unless --check) This broker's id in the topology"),
+        OptionSpec("data", value: "DIR", help: "(required unless --check) Directory with broker.key and queue.sqlite"),
+        OptionSpec("bind", value: "ENDPOINT", help: "Listen here instead of the topology's endpoint (e.g. tcp://127.0.0.1:*)"),
+        OptionSpec("ready-file", value: "FILE", help: "Write the bound endpoint to FILE once ready"),
+        OptionSpec("check", help: "Validate the topology, print what is wrong, and exit"),
+    ] + logOptions)
+
+let keygenSpec = CommandSpec(
+    tool: "bus-broker", name: "keygen",
+    abstract: "Create the broker's identity key (0600) and print its public key.",
+    discussion: "The only line on stdout is the public key, in the form the topology's publicKey takes.",
+    options: [OptionSpec("data", value: "DIR", help: "(required) The broker's data directory (created 0700)")])
+
+let setSpec = CommandSpec(
+    tool: "bus-broker", name: "set-topology",
+    abstract: "Set a public key or an endpoint in a topology file (what ops paste by hand, scripted).",
+    options: [
+        OptionSpec("topology", value: "FILE", help: "(required) The topology file to edit"),
+        OptionSpec("agency", value: "ID", help: "The agency entry to edit"),
+        OptionSpec("broker", value: "ID", help: "The broker entry to edit"),
+        OptionSpec("operator", value: "ID", help: "The operator entry to edit"),
+        OptionSpec("public-key", value: "KEY", help: "The new publicKey (as printed by keygen / init)"),
+        OptionSpec("endpoint", value: "ENDPOINT", help: "The new endpoint (brokers only)"),
+    ])
+
+func runBroker(_ args: ParsedArguments) throws -> Int32 {
+    let topologyPath = try CommandLineParser.required("topology", in: args, spec: runSpec)
+    if args.flag("check") {
+        let topology = try Topology.load(path: topologyPath)
+        let missing = topology.agencies.filter { $0.publicKey.isEmpty }.map(\.id)
+        print("topology \(topologyPath) is valid: \(topology.brokers.count) broker(s), \(topology.agencies.count) agencies, \(topology.operators.count) operator(s)")
+        if !missing.isEmpty { printErr("note: no publicKey yet for: \(missing.joined(separator: ", ")) (they cannot connect until one is added)") }
+        return ExitCode.ok
+    }
+    var config = BrokerConfig(topologyPath: topologyPath,
+                              brokerID: try CommandLineParser.required("broker", in: args, spec: runSpec),
+                              dataDirectory: try CommandLineParser.required("data", in: args, spec: runSpec))
+    config.bindEndpoint = args.value("bind")
+    config.readyFile = args.value("ready-file")
+    let log = try makeLogger(args, spec: runSpec)
+    StopSignal.install()
+    let broker = try Broker(config: config, logger: log)
+    try broker.run { StopSignal.requested }
+    return ExitCode.ok
+}
+
+func runKeygen(_ args: ParsedArguments) throws -> Int32 {
+    let dir = try CommandLineParser.required("data", in: args, spec: keygenSpec)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let key = SecretKey.generate()
+    try KeyFile.create(key, at: BrokerConfig.keyPath(dataDirectory: dir))
+    print(key.publicKey.text)
+    return ExitCode.ok
+}
+
+func runSet(_ args: ParsedArguments) throws -> Int32 {
+    let path = try CommandLineParser.required("topology", in: args, spec: setSpec)
+    var topology = try Topology.load(path: path)
+    if let k = args.value("public-key") { _ = try PublicKey(text: k) }
+    let key = args.value("public-key")
+    if let id = args.value("agency") {
+        guard let i = topology.agencies.firstIndex(where: { $0.id == id }) else { throw NodeError.data("no agency '\(id)' in \(path)") }
+        if let key { topology.agencies[i].publicKey = key }
+    } else if let id = args.value("broker") {
+        guard let i = topology.brokers.firstIndex(where: { $0.id == id }) else { throw NodeError.data("no broker '\(id)' in \(path)") }
+        if let key { topology.brokers[i].publicKey = key }
+        if let e = args.value("endpoint") { topology.brokers[i].endpoint = e }
+    } else if let id = args.value("operator") {
+        guard let i = topology.operators.firstIndex(where: { $0.id == id }) else { throw NodeError.data("no operator '\(id)' in \(path)") }
+        if let key { topology.operators[i].publicKey = key }
+    } else {
+        throw UsageError("name the entry with --agency, --broker or --operator", spec: setSpec)
+    }
+    let problems = topology.problems()
+    guard problems.isEmpty else { throw TopologyError(path: path, problems: problems) }
+    try topology.write(path: path)
+    return ExitCode.ok
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let code: Int32
+switch arguments.first {
+case "keygen": code = CommandRunner.run(Verb(keygenSpec, run: runKeygen), Array(arguments.dropFirst()))
+case "set-topology": code = CommandRunner.run(Verb(setSpec, run: runSet), Array(arguments.dropFirst()))
+default: code = CommandRunner.run(Verb(runSpec, run: runBroker), arguments)
+}
+exit(code)

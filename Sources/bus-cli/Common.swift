@@ -1,0 +1,59 @@
+import AgencyBus
+import Foundation
+
+let nodeOption = OptionSpec("node", value: "DIR", help: "(required) The node directory (or set AGENCYBUS_NODE)")
+let jsonOption = OptionSpec("json", help: "One JSON object per line on stdout")
+let verboseOption = OptionSpec("verbose", short: "v", help: "Log what happens to stderr (logfmt)")
+
+/// The node directory from --node or AGENCYBUS_NODE.
+func nodeDirectory(_ args: ParsedArguments, spec: CommandSpec) throws -> String {
+    if let dir = args.value("node") { return dir }
+    if let dir = ProcessInfo.processInfo.environment["AGENCYBUS_NODE"], !dir.isEmpty { return dir }
+    throw UsageError("missing required option '--node <DIR>' (or set AGENCYBUS_NODE)", spec: spec)
+}
+
+func cliLogger(_ args: ParsedArguments) -> Logger {
+    Logger(label: "bus-cli", minimum: args.flag("verbose") ? .debug : .warning)
+}
+
+func openNode(_ args: ParsedArguments, spec: CommandSpec) throws -> AgencyNode {
+    try AgencyNode(directory: try nodeDirectory(args, spec: spec), logger: cliLogger(args))
+}
+
+/// Splits `a,b` lists and repeated options into addresses; errors name the option.
+func addresses(_ values: [String], option: String) throws -> [Address] {
+    var out: [Address] = []
+    for value in values {
+        for part in value.split(separator: ",") {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            do { out.append(try Address(parsing: text)) } catch let e as ValidationError {
+                throw NodeError.data("--\(option): \(e.reason)")
+            }
+        }
+    }
+    return out
+}
+
+/// The JSON shape of a letter shared by subscribe, inbox, outbox and show.
+func letterJSON(_ letter: Letter, status: String) -> [String: Any] {
+    var o: [String: Any] = [
+        "id": letter.id, "kind": "letter", "from": letter.from, "to": letter.to, "cc": letter.cc,
+        "subject": letter.subject, "status": status, "number": letter.number, "date": letter.date,
+        "classification": letter.classification, "urgency": letter.urgency, "created": letter.created,
+        "attachments": letter.attachments.map { ["name": $0.name, "size": $0.size, "mediaType": $0.mediaType, "sha256": $0.sha256] },
+    ]
+    if let r = letter.replyTo { o["replyTo"] = r }
+    return o
+}
+
+/// One short human line for a letter: time, id, sender, recipients, flags, subject.
+func letterLine(_ letter: Letter, status: String) -> String {
+    var flags: [String] = []
+    if letter.urgency != "biasa" { flags.append(letter.urgency.uppercased()) }
+    if letter.classification != "biasa" { flags.append(letter.classification.uppercased()) }
+    if !letter.attachments.isEmpty { flags.append("\(letter.attachments.count) attachment(s)") }
+    let f = flags.isEmpty ? "" : " [" + flags.joined(separator: ", ") + "]"
+    return "\(letter.created)  \(letter.id)  \(status.padding(toLength: 8, withPad: " ", startingAt: 0))  \(letter.from) → \((letter.to + letter.cc).joined(separator: ","))  \(letter.subject)\(f)"
+}
+
+func decodeLetter(_ header: Data) -> Letter? { try? JSONDecoder().decode(Letter.self, from: header) }

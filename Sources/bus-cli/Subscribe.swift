@@ -1,0 +1,82 @@
+import AgencyBus
+import Foundation
+
+let subscribeSpec = CommandSpec(
+    tool: "bus-cli", name: "subscribe",
+    abstract: "Receive everything pending and then live; store each in the inbox and send receipts.",
+    discussion: """
+    Prints one line (or, with --json, one JSON object) per message as it arrives, flushed at
+    once, also into a pipe or a file. Also sends what waits in the outbox. Runs until
+    interrupted (SIGINT/SIGTERM), and reconnects by itself when the broker goes away.
+    """,
+    options: [nodeOption, jsonOption, verboseOption])
+
+let subscribeVerb = Verb(subscribeSpec) { args in
+    let node = try openNode(args, spec: subscribeSpec)
+    let json = args.flag("json")
+    StopSignal.install()
+    var client = try node.connect()
+    func start() throws {
+        try node.flushOutbox(client)
+        try client.send(.subscribe)
+    }
+    try start()
+    let pingEvery = 5.0, silentAfter = 15.0
+    var lastHeard = Date(), lastPing = Date(), warned = false
+    while !StopSignal.requested {
+        var batch: [BrokerCommand] = []
+        do {
+            if let first = try client.receive(timeoutMs: 200) {
+                batch.append(first)
+                while batch.count < 256, let next = try client.receive(timeoutMs: 0) { batch.append(next) }
+            }
+        } catch let e as ProtocolError {
+            node.log.warning("unreadable message from broker", ["reason": e.reason])
+        }
+        if !batch.isEmpty {
+            lastHeard = Date()
+            if warned { printErr("connected to \(node.brokerDescription) again"); warned = false }
+            for event in try node.handle(batch, client: client) {
+                switch event {
+                case .received(_, let letter):
+                    if json { Output.json(letterJSON(letter, status: "stored")) } else { Output.line(letterLine(letter, status: "stored")) }
+                case .receipt(let letterID, let recipient, let status, let reason):
+                    let subject = (try? node.store.message(id: letterID))?.subject ?? ""
+                    if json {
+                        var o: [String: Any] = ["id": letterID, "kind": "receipt", "from": recipient, "to": [node.agency],
+                                                "subject": subject, "status": status]
+                        if let reason { o["reason"] = reason }
+                        Output.json(o)
+                    } else {
+                        Output.line("\(Timestamp.now().text)  \(letterID)  receipt   \(recipient) \(status) it\(reason.map { ": \($0)" } ?? "")  \(subject)")
+                    }
+                case .accepted(let id, let at):
+                    if json { Output.json(["id": id, "kind": "acceptance", "from": "broker", "to": [node.agency], "subject": (try? node.store.message(id: id))?.subject ?? "", "status": "accepted", "acceptedAt": at]) }
+                    else { Output.line("\(at)  \(id)  accepted  by the broker (was in the outbox)") }
+                case .rejected(let id, let reason):
+                    printErr("warning: rejected message \(id): \(reason)")
+                case .held(let id, let reason):
+                    printErr("warning: message \(id) left at the broker: \(reason)")
+                case .refused(let id, let error):
+                    printErr("warning: the broker refused \(id): \(error.reason) (\(error.code.rawValue))")
+                case .pong(let subscribed):
+                    if !subscribed { try start() }  // reconnected under a new connection: resume
+                case .duplicate, .subscribed:
+                    break
+                }
+            }
+        }
+        let now = Date()
+        if now.timeIntervalSince(lastPing) >= pingEvery {
+            try client.send(.ping)
+            lastPing = now
+        }
+        if now.timeIntervalSince(lastHeard) >= silentAfter {
+            if !warned { printErr("warning: \(node.brokerDescription) is not answering; retrying (letters wait safely at the broker)"); warned = true }
+            client = try node.connect()  // a fresh connection and session
+            try start()
+            lastHeard = now
+        }
+    }
+    return ExitCode.ok
+}
