@@ -57,3 +57,21 @@ func letterLine(_ letter: Letter, status: String) -> String {
 }
 
 func decodeLetter(_ header: Data) -> Letter? { try? JSONDecoder().decode(Letter.self, from: header) }
+
+func dispositionJSON(_ d: Disposition, subject: String, status: String) -> [String: Any] {
+    var o: [String: Any] = ["id": d.id, "kind": "disposition", "from": d.from, "to": d.to, "subject": subject,
+                            "status": status, "letter": d.letter, "instructions": d.instructions, "note": d.note,
+                            "urgency": d.urgency, "created": d.created]
+    if let p = d.parent { o["parent"] = p }
+    if let due = d.due {
+        o["due"] = due
+        o["overdue"] = due < CalendarDate.today()
+    }
+    return o
+}
+
+func dispositionLine(_ d: Disposition, subject: String, status: String) -> String {
+    var due = ""
+    if let d = d.due { due = d < CalendarDate.today() ? " OVERDUE (due \(d))" : " due \(d)" }
+    return "\(d.created)  \(d.id)  \(status.padding(toLength: 8, withPad: " ", startingAt: 0))  DISPOSISI \(d.from) → \(d.to.joined(separator: ",")) [\(d.instructions.joined(separator: ", "))]\(due)  \(subject)"
+}

@@ -3,10 +3,10 @@ import Foundation
 
 let inboxSpec = CommandSpec(
     tool: "bus-cli", name: "inbox",
-    abstract: "List received letters, newest first.",
+    abstract: "List received letters and dispositions, newest first (dispositions with due dates; overdue marked).",
     options: [nodeOption,
-              OptionSpec("unit", value: "U", help: "Only letters addressed (to or cc) to this unit of the agency"),
-              OptionSpec("limit", value: "N", help: "At most N letters (default 100)"),
+              OptionSpec("unit", value: "U", help: "Only items addressed (to or cc) to this unit of the agency"),
+              OptionSpec("limit", value: "N", help: "At most N items (default 100)"),
               jsonOption])
 
 let inboxVerb = Verb(inboxSpec) { args in
@@ -20,13 +20,26 @@ let inboxVerb = Verb(inboxSpec) { args in
     if let unit, node.topology.agency(node.agency)?.units.contains(where: { $0.id == unit }) != true {
         throw NodeError.data("--unit: agency '\(node.agency)' has no unit '\(unit)'")
     }
+    let address = unit.map { "\(node.agency)/\($0)" }
     var shown = 0
-    for m in try node.store.messages(direction: "in", limit: unit == nil ? limit : 1_000_000) where m.kind == "letter" {
-        guard let letter = decodeLetter(m.header) else { continue }
-        if let unit, !(letter.to + letter.cc).contains("\(node.agency)/\(unit)") { continue }
-        if args.flag("json") { Output.json(letterJSON(letter, status: m.state)) } else { Output.line(letterLine(letter, status: m.state)) }
-        shown += 1
+    for m in try node.store.messages(direction: "in", limit: unit == nil ? limit * 4 : 1_000_000) {
         if shown >= limit { break }
+        switch m.kind {
+        case "letter":
+            guard let letter = decodeLetter(m.header) else { continue }
+            if let address, !(letter.to + letter.cc).contains(address) { continue }
+            if args.flag("json") { Output.json(letterJSON(letter, status: m.state)) } else { Output.line(letterLine(letter, status: m.state)) }
+        case "disposition":
+            guard let d = try? JSONDecoder().decode(Disposition.self, from: m.header) else { continue }
+            if let address, !d.to.contains(address) { continue }
+            let own = try node.store.statuses(item: d.id).filter { $0.from.hasPrefix(node.agency) }.last?.status
+            let state = own ?? m.state
+            if args.flag("json") { Output.json(dispositionJSON(d, subject: m.subject, status: state)) }
+            else { Output.line(dispositionLine(d, subject: m.subject, status: state)) }
+        default:
+            continue
+        }
+        shown += 1
     }
     if shown == 0 && !args.flag("json") { printErr("(no letters)") }
     return ExitCode.ok

@@ -3,7 +3,7 @@ import Foundation
 
 let outboxSpec = CommandSpec(
     tool: "bus-cli", name: "outbox",
-    abstract: "List sent letters the broker has not accepted yet (queued, or refused with the reason).",
+    abstract: "List what this node sent that the broker has not accepted yet (queued, or refused with the reason).",
     discussion: "The next 'bus-cli send' or 'bus-cli subscribe' submits the queued ones again.",
     options: [nodeOption, jsonOption])
 
@@ -12,15 +12,26 @@ let outboxVerb = Verb(outboxSpec) { args in
     let waiting = try node.store.outbox()
     let refused = try node.store.messages(direction: "out", limit: 1_000_000).filter { $0.state == "refused" }.reversed()
     for m in waiting + refused {
-        guard let letter = decodeLetter(m.header) else { continue }
-        if args.flag("json") {
-            var o = letterJSON(letter, status: m.state)
-            if let r = m.stateReason { o["reason"] = r }
-            Output.json(o)
-        } else {
-            Output.line(letterLine(letter, status: m.state) + (m.stateReason.map { "  (\($0))" } ?? ""))
+        var o: [String: Any]
+        var line: String
+        switch m.kind {
+        case "letter":
+            guard let letter = decodeLetter(m.header) else { continue }
+            o = letterJSON(letter, status: m.state)
+            line = letterLine(letter, status: m.state)
+        case "disposition":
+            guard let d = try? JSONDecoder().decode(Disposition.self, from: m.header) else { continue }
+            o = dispositionJSON(d, subject: m.subject, status: m.state)
+            line = dispositionLine(d, subject: m.subject, status: m.state)
+        default:
+            guard let st = try? JSONDecoder().decode(StatusUpdate.self, from: m.header) else { continue }
+            o = ["id": st.id, "kind": "status", "from": st.from, "to": [st.to], "subject": m.subject, "status": m.state,
+                 "item": st.item, "value": st.status]
+            line = "\(st.created)  \(st.id)  \(m.state.padding(toLength: 8, withPad: " ", startingAt: 0))  status \(st.status) on \(st.item) → \(st.to)"
         }
+        if let r = m.stateReason { o["reason"] = r; line += "  (\(r))" }
+        if args.flag("json") { Output.json(o) } else { Output.line(line) }
     }
-    if waiting.isEmpty && refused.isEmpty && !args.flag("json") { printErr("(outbox empty: every letter was accepted)") }
+    if waiting.isEmpty && refused.isEmpty && !args.flag("json") { printErr("(outbox empty: everything was accepted)") }
     return ExitCode.ok
 }

@@ -3,8 +3,9 @@ import Foundation
 
 let showSpec = CommandSpec(
     tool: "bus-cli", name: "show",
-    abstract: "Show one letter: header, attachments, signature check, and delivery status.",
-    arguments: [ArgumentSpec("ID", help: "The letter id")],
+    abstract: "Show one letter or disposition: header, attachments, signature check, delivery status.",
+    discussion: "The first time a holder opens an item, its 'read' status is sent to whoever sent the item.",
+    arguments: [ArgumentSpec("ID", help: "The letter or disposition id")],
     options: [nodeOption,
               OptionSpec("save-attachments", value: "DIR", help: "Write the attachments into DIR"),
               jsonOption])
@@ -13,16 +14,15 @@ let showVerb = Verb(showSpec) { args in
     let node = try openNode(args, spec: showSpec)
     let id = args.positionals[0]
     guard let m = try node.store.message(id: id), let envelope = try node.store.envelope(id: id),
-          let letter = decodeLetter(m.header) else {
-        throw NodeError.data("no letter \(id) in \(node.directory)")
+          m.kind == "letter" || m.kind == "disposition" else {
+        throw NodeError.data("no letter or disposition \(id) in \(node.directory)")
+    }
+    markRead(node: node, summary: m)
+    guard let letter = decodeLetter(m.header) else {
+        return try showDisposition(node: node, summary: m, envelope: envelope, json: args.flag("json"))
     }
     // Verify again now, against the topology as it is today.
-    let signature: String
-    if let key = node.topology.publicKey(ofAgency: envelope.signerID) {
-        do { try envelope.verify(with: key); signature = "valid" } catch { signature = "INVALID: \(error)" }
-    } else {
-        signature = "unknown: no key for '\(envelope.signerID)' in the topology"
-    }
+    let signature = signatureCheck(node: node, envelope: envelope)
     if let dir = args.value("save-attachments") {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for (info, data) in zip(letter.attachments, envelope.attachments) {
@@ -70,6 +70,57 @@ let showVerb = Verb(showSpec) { args in
         lines.append("Delivery    \(d.recipient): \(d.state)\(d.at.map { " at \($0)" } ?? "")\(d.reason.map { " (\($0))" } ?? "")")
     }
     lines += ["", letter.body]
+    Output.line(lines.joined(separator: "\n"))
+    return ExitCode.ok
+}
+
+/// The first `show` by a holder sends the item's `read` status (once; kept in the outbox if
+/// the broker is away, and sent later).
+func markRead(node: AgencyNode, summary m: NodeStore.Summary) {
+    guard m.direction == "in", m.readSentAt == nil, (try? node.heldItem(m.id)) != nil else { return }
+    do {
+        let envelope = try node.composeStatus(of: m.id, .read, note: nil)
+        switch try deliverOutbox(node: node, waitingFor: envelope.id, timeout: 3) {
+        case .accepted: printErr("(marked read: status sent to \(m.sender))")
+        case .queued: printErr("(marked read: status kept in the outbox until the broker answers)")
+        case .refused(let e): printErr("warning: the broker refused the read status: \(e.reason)")
+        }
+    } catch {
+        printErr("warning: could not record the read status: \(error)")
+    }
+}
+
+func signatureCheck(node: AgencyNode, envelope: Envelope) -> String {
+    guard let key = node.topology.publicKey(ofAgency: envelope.signerID) else {
+        return "unknown: no key for '\(envelope.signerID)' in the topology"
+    }
+    do { try envelope.verify(with: key); return "valid" } catch { return "INVALID: \(error)" }
+}
+
+func showDisposition(node: AgencyNode, summary m: NodeStore.Summary, envelope: Envelope, json: Bool) throws -> Int32 {
+    let d = try envelope.decode(Disposition.self)
+    let statuses = try node.store.statuses(item: d.id)
+    if json {
+        var o = dispositionJSON(d, subject: m.subject, status: m.state)
+        o["direction"] = m.direction
+        o["signature"] = signatureCheck(node: node, envelope: envelope)
+        o["statuses"] = statuses.map { ["from": $0.from, "status": $0.status, "at": $0.created, "note": $0.note ?? ""] }
+        Output.json(o)
+        return ExitCode.ok
+    }
+    var lines = [
+        "Disposition \(d.id)",
+        "Letter      \(d.letter)  \(m.subject)",
+        "Parent      \(d.parent ?? "(first disposition on the letter)")",
+        "From        \(d.from)",
+        "To          \(d.to.joined(separator: ", "))",
+        "Instruction \(d.instructions.joined(separator: ", "))",
+        "Due         \(d.due.map { $0 < CalendarDate.today() ? "\($0) (OVERDUE)" : $0 } ?? "-")   Urgency \(d.urgency)",
+        "Created     \(d.created)",
+        "Signature   \(signatureCheck(node: node, envelope: envelope))",
+    ]
+    for st in statuses { lines.append("Status      \(st.status) by \(st.from) at \(st.created)\(st.note.map { " \"\($0)\"" } ?? "")") }
+    if !d.note.isEmpty { lines += ["", d.note] }
     Output.line(lines.joined(separator: "\n"))
     return ExitCode.ok
 }

@@ -61,7 +61,21 @@ let subscribeVerb = Verb(subscribeSpec) { args in
                     printErr("warning: the broker refused \(id): \(error.reason) (\(error.code.rawValue))")
                 case .pong(let subscribed):
                     if !subscribed { try start() }  // reconnected under a new connection: resume
-                case .duplicate, .subscribed:
+                case .disposition(_, let d):
+                    let subject = (try? node.store.message(id: d.letter))?.subject ?? ""
+                    if json { Output.json(dispositionJSON(d, subject: subject, status: "stored")) }
+                    else { Output.line(dispositionLine(d, subject: subject, status: "stored")) }
+                case .status(let st):
+                    let subject = (try? node.store.message(id: st.letter))?.subject ?? ""
+                    if json {
+                        var o: [String: Any] = ["id": st.id, "kind": "status", "from": st.from, "to": [st.to], "subject": subject,
+                                                "status": st.status, "item": st.item, "letter": st.letter]
+                        if let n = st.note { o["note"] = n }
+                        Output.json(o)
+                    } else {
+                        Output.line("\(st.created)  \(st.id)  status    \(st.from) \(st.status) \(st.item)\(st.note.map { " \"\($0)\"" } ?? "")  \(subject)")
+                    }
+                case .duplicate, .subscribed, .traced:
                     break
                 }
             }

@@ -116,17 +116,25 @@ public final class Broker {
 
     // MARK: - One round: read all, commit once, answer
 
+    /// What a submission carries, decoded and checked (signature included) before the commit.
+    enum Payload {
+        case letter(Letter)
+        case disposition(Disposition)
+        case status(StatusUpdate)
+    }
+
     struct Submission {
         let routingID: [UInt8]
         let agency: String
         let envelope: Envelope
-        let recipients: [String]
-        var alreadyStored: Bool
+        let payload: Payload
     }
+
+    typealias ReceiptInput = (routingID: [UInt8], agency: String, envelope: Envelope, receipt: Receipt)
 
     func serveRound() throws {
         var submissions: [Submission] = []
-        var receipts: [(routingID: [UInt8], agency: String, envelope: Envelope, receipt: Receipt)] = []
+        var receipts: [ReceiptInput] = []
         var batchBytes = 0
         while submissions.count < 512, batchBytes < 64 << 20, let msg = try router.receive(dontWait: true) {
             guard msg.frames.count >= 1 else { continue }
@@ -145,6 +153,10 @@ public final class Broker {
                 reply(routingID, .refused(id: "-", code: e.code, reason: e.reason))
                 continue
             }
+            if case .trace(let id) = command {
+                answerTrace(id: id, who: who, routingID: routingID)
+                continue
+            }
             guard case .agency(let agency) = who else {
                 reply(routingID, .refused(id: "-", code: .forbidden, reason: "operators may not use \(command.name)"))
                 continue
@@ -158,9 +170,8 @@ public final class Broker {
                 subscribe(agency: agency, routingID: routingID)
             case .submit(let envelope):
                 do {
-                    var s = try check(submission: envelope, agency: agency, routingID: routingID)
-                    if submissions.contains(where: { $0.envelope.id == envelope.id }) { s.alreadyStored = true }
-                    submissions.append(s)
+                    submissions.append(Submission(routingID: routingID, agency: agency, envelope: envelope,
+                                                  payload: try check(submission: envelope, agency: agency)))
                 } catch let e as ProtocolError {
                     log.warning("submission refused", ["agency": agency, "message.id": envelope.id, "code": e.code.rawValue, "reason": e.reason])
                     reply(routingID, .refused(id: envelope.id, code: e.code, reason: e.reason))
@@ -173,14 +184,17 @@ public final class Broker {
                     log.warning("receipt refused", ["agency": agency, "message.id": envelope.id, "code": e.code.rawValue, "reason": e.reason])
                     reply(routingID, .refused(id: envelope.id, code: e.code, reason: e.reason))
                 }
+            case .trace:
+                break  // answered above
             }
         }
         guard !submissions.isEmpty || !receipts.isEmpty else { return }
         commit(submissions: submissions, receipts: receipts)
     }
 
-    /// Every check a submission must pass before it may be stored. Throws ProtocolError.
-    func check(submission envelope: Envelope, agency: String, routingID: [UInt8]) throws -> Submission {
+    /// The checks that need no store: who signs, clock, fields and limits, recipients known,
+    /// signature. Throws ProtocolError naming the field or reason.
+    func check(submission envelope: Envelope, agency: String) throws -> Payload {
         guard envelope.signerID == agency else {
             throw ProtocolError(.forbidden, "from: the message says '\(envelope.common.from)' but this connection is agency '\(agency)'")
         }
@@ -188,34 +202,41 @@ public final class Broker {
            created.milliseconds > Timestamp.now().milliseconds + Limits.maxClockSkewMilliseconds {
             throw ProtocolError(.futureTimestamp, "created: \(envelope.common.created) is more than 5 minutes ahead of the broker's clock")
         }
-        guard envelope.kind == "letter" else {
-            throw ProtocolError(.invalid, "kind: '\(envelope.kind.prefix(32))' cannot be submitted (letter)")
+        func valid(_ body: () throws -> Void) throws {
+            do { try body() } catch let e as ValidationError { throw ProtocolError(.invalid, e.description) }
         }
-        let letter = try envelope.decode(Letter.self)
-        do { try letter.validate() } catch let e as ValidationError { throw ProtocolError(.invalid, e.description) }
-        for (field, list) in [("to", letter.to), ("cc", letter.cc)] {
+        func known(_ list: [String], field: String) throws {
             for text in list {
                 do { try topology.check(Address(parsing: text), field: field) } catch let e as ValidationError {
                     throw ProtocolError(.unknownRecipient, e.description)
                 }
             }
         }
-        do { try topology.check(letter.sender, field: "from") } catch let e as ValidationError {
-            throw ProtocolError(.invalid, e.description)
+        let payload: Payload
+        switch envelope.kind {
+        case "letter":
+            let letter = try envelope.decode(Letter.self)
+            try valid { try letter.validate(); try topology.check(letter.sender, field: "from") }
+            try known(letter.to, field: "to")
+            try known(letter.cc, field: "cc")
+            payload = .letter(letter)
+        case "disposition":
+            let d = try envelope.decode(Disposition.self)
+            try valid { try d.validate(); try topology.check(Address(parsing: d.from), field: "from") }
+            try known(d.to, field: "to")
+            payload = .disposition(d)
+        case "status":
+            let st = try envelope.decode(StatusUpdate.self)
+            try valid { try st.validate(); try topology.check(Address(parsing: st.from), field: "from") }
+            payload = .status(st)
+        default:
+            throw ProtocolError(.invalid, "kind: '\(envelope.kind.prefix(32))' cannot be submitted (letter, disposition, status)")
         }
         guard let publicKey = topology.publicKey(ofAgency: agency) else {
             throw ProtocolError(.forbidden, "agency '\(agency)' has no publicKey in the broker's topology")
         }
         try envelope.verify(with: publicKey)
-        var stored = false
-        if let existing = try? store.message(id: envelope.id) {
-            guard existing.hash == envelope.hash else {
-                throw ProtocolError(.conflict, "id \(envelope.id) was already accepted with different content")
-            }
-            stored = true
-        }
-        return Submission(routingID: routingID, agency: agency, envelope: envelope,
-                          recipients: letter.recipientAgencies, alreadyStored: stored)
+        return payload
     }
 
     func check(receipt envelope: Envelope, agency: String) throws -> Receipt {
@@ -232,22 +253,32 @@ public final class Broker {
         return receipt
     }
 
-    /// One durable transaction for the whole round, then the answers.
-    func commit(submissions: [Submission], receipts: [(routingID: [UInt8], agency: String, envelope: Envelope, receipt: Receipt)]) {
+    /// One durable transaction for the whole round, then the answers. Each submission and
+    /// receipt is admitted in its own savepoint, in arrival order, so one refusal does not
+    /// undo the others and a disposition may build on one accepted earlier in the same round.
+    func commit(submissions: [Submission], receipts: [ReceiptInput]) {
         let now = Timestamp.now()
         var touched = Set<String>()
-        var receiptErrors: [(routingID: [UInt8], id: String, error: ProtocolError)] = []
+        var accepted: [Submission] = []
+        var refusals: [(routingID: [UInt8], id: String, error: ProtocolError)] = []
         do {
             try store.db.inTransaction {
-                for s in submissions where !s.alreadyStored {
-                    try store.insert(s.envelope, sender: s.agency, recipients: s.recipients, acceptedAt: now)
-                    touched.formUnion(s.recipients)
+                for s in submissions {
+                    do {
+                        let fresh = try store.db.inTransaction { try admit(s, now: now, touched: &touched) }
+                        accepted.append(s)
+                        if fresh {
+                            log.info("message accepted", ["message.id": s.envelope.id, "kind": s.envelope.kind, "agency": s.agency])
+                        }
+                    } catch let e as ProtocolError {
+                        refusals.append((s.routingID, s.envelope.id, e))
+                    }
                 }
                 for r in receipts {
                     do {
                         try store.db.inTransaction { try apply(receipt: r.receipt, envelope: r.envelope, agency: r.agency, now: now, touched: &touched) }
                     } catch let e as ProtocolError {
-                        receiptErrors.append((r.routingID, r.envelope.id, e))
+                        refusals.append((r.routingID, r.envelope.id, e))
                     }
                 }
             }
@@ -260,17 +291,14 @@ public final class Broker {
             for s in submissions { reply(s.routingID, .refused(id: s.envelope.id, code: code, reason: reason)) }
             return
         }
-        for e in receiptErrors {
-            log.warning("receipt refused", ["message.id": e.id, "code": e.error.code.rawValue, "reason": e.error.reason])
+        for e in refusals {
+            log.warning("refused", ["message.id": e.id, "code": e.error.code.rawValue, "reason": e.error.reason])
             reply(e.routingID, .refused(id: e.id, code: e.error.code, reason: e.error.reason))
         }
         // One signed acceptance per connection per round.
         var byConnection: [[UInt8]: (agency: String, items: [Acceptance.Item])] = [:]
-        for s in submissions {
+        for s in accepted {
             byConnection[s.routingID, default: (s.agency, [])].items.append(.init(id: s.envelope.id, sha256: s.envelope.hash.hexString))
-            if !s.alreadyStored {
-                log.info("message accepted", ["message.id": s.envelope.id, "agency": s.agency, "recipients": s.recipients.count])
-            }
         }
         for (routingID, batch) in byConnection {
             let acceptance = Acceptance(id: MessageID.generate(at: now), from: config.brokerID, created: now.text,
@@ -284,8 +312,84 @@ public final class Broker {
         for agency in touched { pump(agency: agency) }
     }
 
-    /// Applies one receipt: closes the deliveries it names and, for a receipt addressed to the
-    /// original sender, stores it as a message to deliver to that sender.
+    /// The checks that need the store, then the insert. Returns false when the same message
+    /// was already accepted (idempotent resubmission: accepted again, delivered once).
+    func admit(_ s: Submission, now: Timestamp, touched: inout Set<String>) throws -> Bool {
+        let envelope = s.envelope
+        if let existing = try store.message(id: envelope.id) {
+            guard existing.hash == envelope.hash else {
+                throw ProtocolError(.conflict, "id \(envelope.id) was already accepted with different content")
+            }
+            return false
+        }
+        let from = envelope.common.from
+        var events: [TraceEvent] = []
+        let recipients: [String]
+        switch s.payload {
+        case .letter(let letter):
+            recipients = letter.recipientAgencies
+            try store.insertItem(.init(id: letter.id, letterID: letter.id, kind: "letter", parent: nil, sender: s.agency,
+                                       summary: Self.summary(["subject": letter.subject, "to": letter.to + letter.cc, "urgency": letter.urgency])),
+                                 holders: recipients)
+            events.append(TraceEvent(letter: letter.id, item: letter.id, kind: "sent", at: Timestamp(text: letter.created) ?? now,
+                                     place: from, signer: s.agency, detail: letter.number))
+            events.append(TraceEvent(letter: letter.id, item: letter.id, kind: "accepted", at: now, place: config.brokerID, signer: config.brokerID))
+        case .disposition(let d):
+            guard let letterItem = try store.item(id: d.letter), letterItem.kind == "letter" else {
+                throw ProtocolError(.notFound, "letter: \(d.letter) is not known to the broker")
+            }
+            if let parent = d.parent {
+                guard let p = try store.item(id: parent), p.kind == "disposition", p.letterID == d.letter else {
+                    throw ProtocolError(.notFound, "parent: \(parent) is not a disposition of letter \(d.letter)")
+                }
+                guard try store.isHolder(agency: s.agency, letterID: d.letter, itemID: parent) else {
+                    throw ProtocolError(.forbidden, "agency '\(s.agency)' did not receive disposition \(parent), so it may not dispose it")
+                }
+            } else {
+                guard try store.isHolder(agency: s.agency, letterID: d.letter, itemID: d.letter) else {
+                    throw ProtocolError(.forbidden, "agency '\(s.agency)' is not a recipient of letter \(d.letter), so it may not dispose it")
+                }
+            }
+            recipients = d.recipientAgencies
+            // A new holder in another agency gets the letter itself first (same per-recipient
+            // order: its delivery row is older than the disposition's).
+            for agency in recipients where !(try store.isHolder(agency: agency, letterID: d.letter)) {
+                try store.addDelivery(messageID: d.letter, recipient: agency)
+            }
+            try store.insertItem(.init(id: d.id, letterID: d.letter, kind: "disposition", parent: d.parent ?? d.letter, sender: s.agency,
+                                       summary: Self.summary(["to": d.to, "instructions": d.instructions, "note": d.note,
+                                                              "due": d.due as Any, "urgency": d.urgency])),
+                                 holders: recipients)
+            events.append(TraceEvent(letter: d.letter, item: d.id, kind: "disposed", at: Timestamp(text: d.created) ?? now,
+                                     place: from, signer: s.agency, detail: d.instructions.joined(separator: ",")))
+            events.append(TraceEvent(letter: d.letter, item: d.id, kind: "accepted", at: now, place: config.brokerID, signer: config.brokerID))
+        case .status(let st):
+            guard let item = try store.item(id: st.item), item.letterID == st.letter else {
+                throw ProtocolError(.notFound, "item: \(st.item) is not a letter or disposition known to the broker")
+            }
+            guard try store.isHolder(agency: s.agency, letterID: item.letterID, itemID: item.id) else {
+                throw ProtocolError(.forbidden, "agency '\(s.agency)' did not receive \(st.item), so it cannot report its status")
+            }
+            guard st.to == item.sender else {
+                throw ProtocolError(.invalid, "to: a status on \(st.item) goes to its sender '\(item.sender)', not '\(st.to)'")
+            }
+            recipients = [item.sender]
+            events.append(TraceEvent(letter: item.letterID, item: item.id, kind: st.status, at: now, place: from,
+                                     signer: s.agency, detail: st.note))
+        }
+        try store.insert(envelope, sender: s.agency, recipients: recipients, acceptedAt: now)
+        for e in events { try store.recordEvent(e) }
+        touched.formUnion(recipients)
+        return true
+    }
+
+    static func summary(_ fields: [String: Any]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: fields.filter { !($0.value is NSNull) }, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Applies one receipt: closes the deliveries it names, records the trace hops, and, for a
+    /// receipt addressed to the original sender, stores it as a message to deliver to that sender.
     func apply(receipt: Receipt, envelope: Envelope, agency: String, now: Timestamp, touched: inout Set<String>) throws {
         var forwardable = receipt.to != "broker"
         for item in receipt.items {
@@ -298,11 +402,19 @@ public final class Broker {
             if receipt.to != "broker" && d.messageSender != receipt.to {
                 throw ProtocolError(.forbidden, "to: message \(item.id) was sent by '\(d.messageSender)', not '\(receipt.to)'")
             }
-            if d.messageKind != "letter" { forwardable = false }
+            let tracked = d.messageKind == "letter" || d.messageKind == "disposition"
+            if !tracked { forwardable = false }
             let state: BrokerStore.DeliveryState = item.status == "stored" ? .stored : .rejected
             if try store.close(deliverySeq: d.seq, state: state, reason: item.reason, at: now) {
                 log.info(state == .stored ? "message delivered" : "message rejected by recipient",
                          ["message.id": item.id, "recipient": agency])
+                if tracked, let it = try store.item(id: item.id) {
+                    let sentAt = sessions[agency]?.inFlight[item.id]?.sentAt ?? now
+                    try store.recordEvent(TraceEvent(letter: it.letterID, item: it.id, kind: "delivered", at: min(sentAt, now),
+                                                     place: agency, signer: config.brokerID))
+                    try store.recordEvent(TraceEvent(letter: it.letterID, item: it.id, kind: state == .stored ? "stored" : "rejected",
+                                                     at: now, place: agency, signer: agency, detail: item.reason))
+                }
             }
             sessions[agency]?.receipted(messageID: item.id)
         }
@@ -310,6 +422,36 @@ public final class Broker {
         if forwardable, try store.message(id: envelope.id) == nil {
             try store.insert(envelope, sender: agency, recipients: [receipt.to], acceptedAt: now)
             touched.insert(receipt.to)
+        }
+    }
+
+    // MARK: - Trace
+
+    /// Answers a trace query: the whole tree of the letter the id belongs to, but only to an
+    /// agency involved in it or an operator. Everyone else gets the same "not found" as for an
+    /// id that does not exist, so ids leak nothing.
+    func answerTrace(id: String, who: PeerIdentity, routingID: [UInt8]) {
+        let notFound = BrokerCommand.refused(id: id, code: .notFound, reason: "no letter or disposition \(id) that you may trace")
+        do {
+            guard let item = try store.item(id: id) else { reply(routingID, notFound); return }
+            if case .agency(let agency) = who, try !store.isInvolved(agency: agency, letterID: item.letterID) {
+                log.warning("trace refused: not involved", ["agency": agency, "message.id": id])
+                reply(routingID, notFound)
+                return
+            }
+            let items = try store.items(letterID: item.letterID).map { it -> TraceReport.Item in
+                let summary = (try? JSONSerialization.jsonObject(with: Data(it.summary.utf8))) as? [String: Any] ?? [:]
+                return TraceReport.Item(id: it.id, kind: it.kind, parent: it.kind == "letter" ? nil : it.parent,
+                                        from: it.sender, to: summary["to"] as? [String] ?? [],
+                                        subject: summary["subject"] as? String, instructions: summary["instructions"] as? [String],
+                                        note: summary["note"] as? String, due: summary["due"] as? String,
+                                        urgency: summary["urgency"] as? String)
+            }
+            let report = TraceReport(letter: item.letterID, query: id, items: items, events: try store.events(letterID: item.letterID))
+            reply(routingID, .traced(try Envelope.encoder.encode(report)))
+        } catch {
+            log.error("trace failed", ["message.id": id, "error": "\(error)"])
+            reply(routingID, .refused(id: id, code: .storageError, reason: "the broker could not read its trace log; try again"))
         }
     }
 
@@ -346,7 +488,7 @@ public final class Broker {
                 }
                 do {
                     try router.send([Data(session.routingID)] + BrokerCommand.deliver(envelope).encode(), dontWait: true)
-                    session.sent(messageID: d.messageID, deliverySeq: d.seq)
+                    session.sent(messageID: d.messageID, deliverySeq: d.seq, at: .now())
                 } catch let e as ZMQError where e.isWouldBlock {
                     return  // the node's pipe is full; resume on its next receipt
                 } catch {

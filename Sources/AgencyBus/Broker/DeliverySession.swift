@@ -7,8 +7,8 @@ public struct DeliverySession {
     /// Highest delivery seq sent on this session; a new session starts at 0, so everything
     /// still pending is resent in acceptance order (inboxes de-duplicate by id).
     public var cursor: Int64 = 0
-    /// message id → delivery seq, sent and not yet receipted.
-    public var inFlight: [String: Int64] = [:]
+    /// message id → delivery seq and first send time, sent and not yet receipted.
+    public var inFlight: [String: (seq: Int64, sentAt: Timestamp)] = [:]
     public var lastSeen: Timestamp
     public let since: Timestamp
 
@@ -22,8 +22,8 @@ public struct DeliverySession {
     /// How many more deliveries the window allows now.
     public func room(window: Int) -> Int { max(0, window - inFlight.count) }
 
-    public mutating func sent(messageID: String, deliverySeq: Int64) {
-        inFlight[messageID] = deliverySeq
+    public mutating func sent(messageID: String, deliverySeq: Int64, at time: Timestamp) {
+        inFlight[messageID] = (deliverySeq, time)
         cursor = max(cursor, deliverySeq)
     }
 

@@ -46,15 +46,7 @@ public struct Letter: Codable, Sendable {
     public var sender: Address { (try? Address(parsing: from)) ?? Address(agency: from) }
 
     /// Every agency the letter must reach (recipients and carbon copies), without repeats.
-    public var recipientAgencies: [String] {
-        var seen = Set<String>()
-        var out: [String] = []
-        for text in to + cc {
-            let agency = String(text.split(separator: "/").first ?? "")
-            if seen.insert(agency).inserted { out.append(agency) }
-        }
-        return out
-    }
+    public var recipientAgencies: [String] { uniqueAgencies(to + cc) }
 
     /// Checks every field against its rule and limit; the error names the field.
     public func validate() throws {

@@ -13,6 +13,8 @@ public enum Limits {
     public static let maxNumberCharacters = 100
     public static let maxFileNameCharacters = 255
     public static let maxMediaTypeCharacters = 127
+    /// Free text of a disposition or status update.
+    public static let maxNoteBytes = 16 * 1024
     public static let maxReceiptItems = 10_000
     /// How far into the future a message's `created` may lie (clock skew allowance).
     public static let maxClockSkewMilliseconds: Int64 = 5 * 60 * 1000

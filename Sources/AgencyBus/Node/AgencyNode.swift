@@ -149,6 +149,9 @@ public final class AgencyNode {
         case receipt(letterID: String, recipient: String, status: String, reason: String?)
         case subscribed
         case pong(subscribed: Bool)
+        case disposition(Envelope, Disposition)
+        case status(StatusUpdate)
+        case traced(TraceReport)
     }
 
     /// Handles one batch of broker commands: stores what was delivered in one durable
@@ -174,6 +177,8 @@ public final class AgencyNode {
                     events.append(.subscribed)
                 case .pong(let subscribed):
                     events.append(.pong(subscribed: subscribed))
+                case .traced(let json):
+                    if let report = try? JSONDecoder().decode(TraceReport.self, from: json) { events.append(.traced(report)) }
                 }
             }
         }
@@ -233,9 +238,8 @@ public final class AgencyNode {
                 try envelope.verify(with: senderKey)
                 letter = try envelope.decode(Letter.self)
                 try letter.validate()
-                guard letter.recipientAgencies.contains(agency) else {
-                    throw ProtocolError(.invalid, "to: the letter is not addressed to '\(agency)'")
-                }
+                // Not necessarily addressed to us: a letter also reaches the holders of a
+                // disposition on it. The broker routes; the signature proves the content.
             } catch {
                 let reason = "\(error)"
                 try store.recordRejected(envelope, reason: reason)
@@ -273,6 +277,8 @@ public final class AgencyNode {
                 log.error("receipt rejected", ["message.id": envelope.id, "from": signer, "reason": "\(error)"])
                 return [.rejected(id: envelope.id, reason: "\(error)")]
             }
+        case "disposition", "status":
+            return try handleTracked(envelope, receipts: &receipts)
         default:
             let reason = "kind '\(envelope.kind.prefix(32))' is not known to this node"
             receipts[signer == topology.agency(agency)?.broker ? "broker" : signer, default: []]

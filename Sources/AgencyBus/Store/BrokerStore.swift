@@ -35,6 +35,35 @@ public final class BrokerStore {
         );
         CREATE INDEX deliveries_pending ON deliveries (recipient, seq) WHERE state = 0;
         """),
+        ("002-items-holders-events", """
+        CREATE TABLE items (
+            id        TEXT PRIMARY KEY,
+            letter_id TEXT NOT NULL,
+            kind      TEXT NOT NULL,
+            parent    TEXT,
+            sender    TEXT NOT NULL,
+            summary   TEXT NOT NULL
+        );
+        CREATE INDEX items_letter ON items (letter_id);
+        CREATE TABLE holders (
+            item_id   TEXT NOT NULL,
+            letter_id TEXT NOT NULL,
+            agency    TEXT NOT NULL,
+            PRIMARY KEY (item_id, agency)
+        );
+        CREATE INDEX holders_letter ON holders (letter_id, agency);
+        CREATE TABLE events (
+            seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+            letter_id TEXT NOT NULL,
+            item_id   TEXT NOT NULL,
+            kind      TEXT NOT NULL,
+            at        INTEGER NOT NULL,
+            place     TEXT NOT NULL,
+            signer    TEXT NOT NULL,
+            detail    TEXT
+        );
+        CREATE INDEX events_letter ON events (letter_id, seq);
+        """),
     ]
 
     /// Delivery states.
@@ -131,5 +160,68 @@ public final class BrokerStore {
             out[r] = n
         }
         return out
+    }
+
+    // MARK: - Items, holders and trace events (dispositions and tracking)
+
+    public struct Item: Sendable {
+        public let id: String
+        public let letterID: String
+        public let kind: String
+        public let parent: String?
+        public let sender: String
+        /// JSON object with what a trace shows of the item (subject or instructions, to, due).
+        public let summary: String
+    }
+
+    public func item(id: String) throws -> Item? {
+        try db.queryOne("SELECT id, letter_id, kind, parent, sender, summary FROM items WHERE id = ?", id) {
+            Item(id: $0.text(0), letterID: $0.text(1), kind: $0.text(2), parent: $0.optionalText(3), sender: $0.text(4), summary: $0.text(5))
+        }
+    }
+
+    public func items(letterID: String) throws -> [Item] {
+        try db.query("SELECT id, letter_id, kind, parent, sender, summary FROM items WHERE letter_id = ? ORDER BY rowid", letterID) {
+            Item(id: $0.text(0), letterID: $0.text(1), kind: $0.text(2), parent: $0.optionalText(3), sender: $0.text(4), summary: $0.text(5))
+        }
+    }
+
+    public func insertItem(_ item: Item, holders: [String]) throws {
+        try db.run("INSERT INTO items (id, letter_id, kind, parent, sender, summary) VALUES (?, ?, ?, ?, ?, ?)",
+                   item.id, item.letterID, item.kind, item.parent, item.sender, item.summary)
+        for agency in holders {
+            try db.run("INSERT OR IGNORE INTO holders (item_id, letter_id, agency) VALUES (?, ?, ?)", item.id, item.letterID, agency)
+        }
+    }
+
+    /// True when `agency` received the item (or, with `itemID == nil`, any item of the letter).
+    public func isHolder(agency: String, letterID: String, itemID: String? = nil) throws -> Bool {
+        if let itemID {
+            return try db.queryOne("SELECT 1 FROM holders WHERE item_id = ? AND agency = ?", itemID, agency) { _ in true } ?? false
+        }
+        return try db.queryOne("SELECT 1 FROM holders WHERE letter_id = ? AND agency = ? LIMIT 1", letterID, agency) { _ in true } ?? false
+    }
+
+    /// True when the agency sent or holds anything in the letter's tree.
+    public func isInvolved(agency: String, letterID: String) throws -> Bool {
+        if try isHolder(agency: agency, letterID: letterID) { return true }
+        return try db.queryOne("SELECT 1 FROM items WHERE letter_id = ? AND sender = ? LIMIT 1", letterID, agency) { _ in true } ?? false
+    }
+
+    /// Adds a delivery of an already stored message (a letter reaching a new holder through a disposition).
+    public func addDelivery(messageID: String, recipient: String) throws {
+        try db.run("INSERT OR IGNORE INTO deliveries (message_seq, recipient) SELECT seq, ? FROM messages WHERE id = ?", recipient, messageID)
+    }
+
+    public func recordEvent(_ e: TraceEvent) throws {
+        try db.run("INSERT INTO events (letter_id, item_id, kind, at, place, signer, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   e.letter, e.item, e.kind, e.at.milliseconds, e.place, e.signer, e.detail)
+    }
+
+    public func events(letterID: String) throws -> [TraceEvent] {
+        try db.query("SELECT letter_id, item_id, kind, at, place, signer, detail FROM events WHERE letter_id = ? ORDER BY seq", letterID) {
+            TraceEvent(letter: $0.text(0), item: $0.text(1), kind: $0.text(2), at: Timestamp(milliseconds: $0.int(3)),
+                       place: $0.text(4), signer: $0.text(5), detail: $0.optionalText(6))
+        }
     }
 }

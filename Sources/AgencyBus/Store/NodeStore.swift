@@ -62,6 +62,13 @@ public final class NodeStore {
             at          INTEGER NOT NULL
         );
         """),
+        ("002-dispositions", """
+        ALTER TABLE messages ADD COLUMN letter_id TEXT;
+        ALTER TABLE messages ADD COLUMN parent_id TEXT;
+        ALTER TABLE messages ADD COLUMN due TEXT;
+        ALTER TABLE messages ADD COLUMN read_sent_at TEXT;
+        CREATE INDEX messages_letter ON messages (letter_id);
+        """),
     ]
 
     public init(path: String) throws {
@@ -75,13 +82,16 @@ public final class NodeStore {
     /// (inboxes de-duplicate by id). Call inside a transaction.
     @discardableResult
     public func insert(_ envelope: Envelope, direction: String, state: String, subject: String,
-                       attachments: [AttachmentInfo], recipients: [String] = []) throws -> Bool {
+                       attachments: [AttachmentInfo] = [], recipients: [String] = [],
+                       letterID: String? = nil, parentID: String? = nil, due: String? = nil) throws -> Bool {
         if try db.queryOne("SELECT 1 FROM messages WHERE id = ?", envelope.id, map: { _ in true }) != nil { return false }
         try db.run("""
-            INSERT INTO messages (id, kind, direction, sender, subject, header, signature, hash, created, stored_at, state)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO messages (id, kind, direction, sender, subject, header, signature, hash, created, stored_at, state,
+                                  letter_id, parent_id, due)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, envelope.id, envelope.kind, direction, envelope.common.from, subject, envelope.header,
-                   envelope.signature, envelope.hash, envelope.common.created, Timestamp.now().milliseconds, state)
+                   envelope.signature, envelope.hash, envelope.common.created, Timestamp.now().milliseconds, state,
+                   letterID ?? (envelope.kind == "letter" ? envelope.id : nil), parentID, due)
         let seq = db.lastInsertRowID
         for (i, (info, data)) in zip(attachments, envelope.attachments).enumerated() {
             try db.run("INSERT INTO attachments (message_seq, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -130,13 +140,30 @@ public final class NodeStore {
         public let stateReason: String?
         public let acceptedAt: String?
         public let header: Data
+        public let letterID: String?
+        public let parentID: String?
+        public let due: String?
+        public let readSentAt: String?
     }
 
-    static let summaryColumns = "seq, id, kind, direction, sender, subject, created, stored_at, state, state_reason, accepted_at, header"
+    static let summaryColumns = "seq, id, kind, direction, sender, subject, created, stored_at, state, state_reason, accepted_at, header, letter_id, parent_id, due, read_sent_at"
     static func summary(_ r: Row) -> Summary {
         Summary(seq: r.int(0), id: r.text(1), kind: r.text(2), direction: r.text(3), sender: r.text(4), subject: r.text(5),
                 created: r.text(6), storedAt: r.int(7), state: r.text(8), stateReason: r.optionalText(9),
-                acceptedAt: r.optionalText(10), header: r.blob(11))
+                acceptedAt: r.optionalText(10), header: r.blob(11), letterID: r.optionalText(12), parentID: r.optionalText(13),
+                due: r.optionalText(14), readSentAt: r.optionalText(15))
+    }
+
+    /// Records that this node sent its `read` status for the item (done once, on first `show`).
+    public func markReadSent(id: String, at: String) throws {
+        try db.run("UPDATE messages SET read_sent_at = ? WHERE id = ? AND read_sent_at IS NULL", at, id)
+    }
+
+    /// Status updates this node received or sent about an item, oldest first.
+    public func statuses(item: String) throws -> [StatusUpdate] {
+        try db.query("SELECT header FROM messages WHERE kind = 'status' AND letter_id IS NOT NULL AND parent_id = ? ORDER BY seq", item) {
+            try JSONDecoder().decode(StatusUpdate.self, from: $0.blob(0))
+        }
     }
 
     public func messages(direction: String, limit: Int = 1000) throws -> [Summary] {

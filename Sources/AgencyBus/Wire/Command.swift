@@ -16,6 +16,8 @@ public enum ClientCommand {
     case receipt(Envelope)
     /// Liveness probe; the broker answers PONG.
     case ping
+    /// Ask for the route of a letter (by its id or the id of any disposition in its tree).
+    case trace(id: String)
 
     public var name: String {
         switch self {
@@ -23,6 +25,7 @@ public enum ClientCommand {
         case .subscribe: return "SUBSCRIBE"
         case .receipt: return "RECEIPT"
         case .ping: return "PING"
+        case .trace: return "TRACE"
         }
     }
 
@@ -31,6 +34,7 @@ public enum ClientCommand {
         switch self {
         case .submit(let e), .receipt(let e): return head + e.frames
         case .subscribe, .ping: return head
+        case .trace(let id): return head + [Data(id.utf8)]
         }
     }
 
@@ -51,6 +55,11 @@ public enum ClientCommand {
         case "PING":
             guard args.isEmpty else { throw ProtocolError(.malformed, "PING takes no arguments") }
             return .ping
+        case "TRACE":
+            guard args.count == 1, let id = String(data: args[args.startIndex], encoding: .utf8), MessageID.isValid(id) else {
+                throw ProtocolError(.malformed, "TRACE has one frame: a message id (ULID)")
+            }
+            return .trace(id: id)
         default:
             throw ProtocolError(.malformed, "unknown command '\(name.prefix(32))'")
         }
@@ -70,9 +79,12 @@ public enum BrokerCommand {
     /// Answer to PING; `subscribed` tells the node whether this connection is its live
     /// delivery session (false after a reconnect: the node then subscribes again).
     case pong(subscribed: Bool)
+    /// Answer to TRACE: a TraceReport as JSON.
+    case traced(Data)
 
     public var name: String {
         switch self {
+        case .traced: return "TRACED"
         case .accepted: return "ACCEPTED"
         case .refused: return "REFUSED"
         case .deliver: return "DELIVER"
@@ -88,6 +100,7 @@ public enum BrokerCommand {
         case .refused(let id, let code, let reason): return head + [Data(id.utf8), Data(code.rawValue.utf8), Data(reason.utf8)]
         case .subscribed(let agency): return head + [Data(agency.utf8)]
         case .pong(let subscribed): return head + [Data((subscribed ? "1" : "0").utf8)]
+        case .traced(let json): return head + [json]
         }
     }
 
@@ -114,6 +127,9 @@ public enum BrokerCommand {
         case "SUBSCRIBED":
             guard a.count == 1 else { throw ProtocolError(.malformed, "SUBSCRIBED has one agency frame") }
             return .subscribed(agency: try text(0))
+        case "TRACED":
+            guard a.count == 1 else { throw ProtocolError(.malformed, "TRACED has one JSON frame") }
+            return .traced(a[0])
         case "PONG":
             guard a.count == 1 else { throw ProtocolError(.malformed, "PONG has one frame") }
             return .pong(subscribed: try text(0) == "1")
