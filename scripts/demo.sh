@@ -4,7 +4,10 @@
 # Kementerian PANRB sends a circular (surat edaran) with a real published paper attached to
 # four city governments; Pemkot Makassar is offline when it is sent and receives it when its
 # node starts. Every inbox then shows the letter with a valid signature, and the sender holds
-# a signed receipt from every city. Everything started here is stopped on exit.
+# a signed receipt from every city. Then Pemkot Semarang disposes the circular from the mayor's
+# office to the regional secretary, who disposes it on to two offices, one in the provincial
+# government; they report read / in progress / done, and the demo prints the letter's trace.
+# Everything started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${AGENCYBUS_BIN:-.build/debug}
@@ -38,7 +41,7 @@ cp topology/demo.json "$TOPO"
 BROKER_KEY=$($BROKER keygen --data "$WORK/broker")
 $BROKER set-topology --topology "$TOPO" --broker nasional --public-key "$BROKER_KEY"
 echo "broker nasional            $BROKER_KEY"
-AGENCIES=(kemenpanrb pemkot-semarang pemkot-bandung pemkot-surabaya pemkot-makassar)
+AGENCIES=(kemenpanrb pemkot-semarang pemkot-bandung pemkot-surabaya pemkot-makassar pemprov-jateng bappenas)
 for a in "${AGENCIES[@]}"; do
   key=$($CLI init --node "$WORK/$a" --agency "$a" --topology "$TOPO")
   $BROKER set-topology --topology "$TOPO" --agency "$a" --public-key "$key"
@@ -57,7 +60,7 @@ $BROKER --check --topology "$TOPO"
 echo "listening on $ENDPOINT"
 
 say "Semarang, Bandung and Surabaya are online; Makassar is offline"
-for a in pemkot-semarang pemkot-bandung pemkot-surabaya; do
+for a in pemkot-semarang pemkot-bandung pemkot-surabaya pemprov-jateng; do
   $CLI subscribe --node "$WORK/$a" >"$WORK/$a.out" 2>"$WORK/$a.err" &
   PIDS+=($!)
 done
@@ -94,5 +97,40 @@ PIDS+=($!)
 wait_for "$WORK/kemenpanrb.out" "receipt" 4
 $CLI show --node "$WORK/kemenpanrb" "$ID" | sed -n '1,/^$/p'
 echo "(anri is copied but its node never started: its copy waits at the broker)"
+
+say "Semarang disposes the circular: Wali Kota → Sekretaris Daerah"
+DUE=$(date -d '+14 days' +%F)
+$CLI show --node "$WORK/pemkot-semarang" "$ID" >/dev/null   # opening it sends 'read' to the sender
+D1=$($CLI dispose --node "$WORK/pemkot-semarang" "$ID" --from-unit walikota --to pemkot-semarang/setda \
+  --instruction tindak-lanjuti,siapkan-jawaban --due "$DUE" --urgency segera \
+  --note "Mohon dipelajari dan disiapkan rencana tindak lanjut penerapan naskah dinas elektronik.")
+echo "disposition $D1 (walikota → setda, due $DUE)"
+
+say "Sekretaris Daerah disposes on to Diskominfo Semarang and Diskominfo Jawa Tengah"
+$CLI status --node "$WORK/pemkot-semarang" "$D1" read >/dev/null
+D2=$($CLI dispose --node "$WORK/pemkot-semarang" "$D1" --to pemkot-semarang/diskominfo,pemprov-jateng/diskominfo \
+  --instruction koordinasikan,laporkan --due "$DUE" \
+  --note "Koordinasikan dengan Diskominfo Provinsi dan laporkan hasilnya.")
+echo "disposition $D2 (setda → diskominfo, pemprov-jateng/diskominfo)"
+$CLI status --node "$WORK/pemkot-semarang" "$D1" in-progress >/dev/null
+wait_for "$WORK/pemprov-jateng.out" "$D2" 1
+echo "Pemprov Jawa Tengah received the letter and the disposition:"
+grep -- "$ID\|$D2" "$WORK/pemprov-jateng.out"
+
+say "The offices report back"
+$CLI show --node "$WORK/pemprov-jateng" "$D2" >/dev/null          # read, automatically
+$CLI status --node "$WORK/pemprov-jateng" "$D2" in-progress >/dev/null
+$CLI status --node "$WORK/pemprov-jateng" "$D2" done --note "Rapat koordinasi SPBE terlaksana 5 Desember" >/dev/null
+$CLI status --node "$WORK/pemkot-semarang" "$D2" read >/dev/null
+$CLI status --node "$WORK/pemkot-semarang" "$D2" in-progress >/dev/null
+$CLI inbox --node "$WORK/pemprov-jateng"
+
+say "Trace of the circular, as Kementerian PANRB sees it"
+$CLI trace --node "$WORK/kemenpanrb" "$ID"
+echo
+echo "The same tree, asked by Pemprov Jawa Tengah for its own disposition, marks that one ▶:"
+$CLI trace --node "$WORK/pemprov-jateng" "$D2" | grep '▶'
+echo "Bappenas is not involved in this letter, so for it the letter does not exist:"
+if $CLI trace --node "$WORK/bappenas" "$ID"; then echo "demo: bappenas could trace the letter" >&2; exit 1; fi
 
 say "Demo finished: stopping broker and nodes"

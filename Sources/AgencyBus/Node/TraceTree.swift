@@ -67,10 +67,15 @@ public enum TraceTree {
             children.append(TraceNode(id: item.id, what: e.kind, who: e.place, signer: e.signer, at: e.at,
                                       latencyMs: e.at.milliseconds - previous.milliseconds, detail: e.detail))
         }
-        // Dispositions on this item, timed from the disposer's last hop on this item.
+        // Dispositions on this item, timed from the disposer's last hop on this item before it.
         for sub in report.items where sub.kind == "disposition" && sub.parent == item.id {
             let disposer = sub.from
-            let hop = lastAt[disposer] ?? accepted ?? itemTime
+            let subTime = report.events.first { $0.item == sub.id && $0.kind == "disposed" }?.at ?? itemTime
+            let before = events.filter {
+                $0.kind != "sent" && $0.kind != "disposed" && $0.at <= subTime
+                    && ($0.place == disposer || $0.place.hasPrefix(disposer + "/"))
+            }
+            let hop = before.map(\.at).max() ?? accepted ?? itemTime
             children.append(node(for: sub, report: report, parentHop: hop, today: today))
         }
         n.children = children.sorted { $0.at < $1.at }
