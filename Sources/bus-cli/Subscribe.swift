@@ -59,8 +59,12 @@ let subscribeVerb = Verb(subscribeSpec) { args in
                     printErr("warning: message \(id) left at the broker: \(reason)")
                 case .refused(let id, let error):
                     printErr("warning: the broker refused \(id): \(error.reason) (\(error.code.rawValue))")
-                case .pong(let subscribed):
-                    if !subscribed { try start() }  // reconnected under a new connection: resume
+                case .pong(.notSubscribed):
+                    try start()  // reconnected under a new connection: resume
+                case .pong(.replaced):
+                    throw NodeError.unavailable("another 'bus-cli subscribe' for agency '\(node.agency)' took over delivery; only one subscriber per agency receives, so this one stops")
+                case .pong(.subscribed):
+                    break
                 case .disposition(_, let d):
                     let subject = (try? node.store.message(id: d.letter))?.subject ?? ""
                     if json { Output.json(dispositionJSON(d, subject: subject, status: "stored")) }

@@ -45,6 +45,8 @@ public final class Broker {
     var zapHandler: ZAPHandler
     public private(set) var endpoint: String = ""
     var sessions: [String: DeliverySession] = [:]
+    /// Connections whose session another SUBSCRIBE of the same agency took over (bounded).
+    var replacedSessions: [[UInt8]: String] = [:]
 
     public init(config: BrokerConfig, logger: Logger) throws {
         self.config = config
@@ -149,8 +151,9 @@ public final class Broker {
             do {
                 command = try ClientCommand.decode(msg.frames.dropFirst())
             } catch let e as ProtocolError {
-                log.warning("message refused", ["peer": userID, "code": e.code.rawValue, "reason": e.reason])
-                reply(routingID, .refused(id: "-", code: e.code, reason: e.reason))
+                let id = Self.bestEffortID(msg.frames)
+                log.warning("message refused", ["peer": userID, "message.id": id, "code": e.code.rawValue, "reason": e.reason])
+                reply(routingID, .refused(id: id, code: e.code, reason: e.reason))
                 continue
             }
             if case .trace(let id) = command {
@@ -161,11 +164,14 @@ public final class Broker {
                 reply(routingID, .refused(id: "-", code: .forbidden, reason: "operators may not use \(command.name)"))
                 continue
             }
+            if sessions[agency]?.routingID == routingID { sessions[agency]?.lastSeen = .now() }
             switch command {
             case .ping:
-                let live = sessions[agency]?.routingID == routingID
-                if live { sessions[agency]?.lastSeen = .now() }
-                reply(routingID, .pong(subscribed: live))
+                if sessions[agency]?.routingID == routingID {
+                    reply(routingID, .pong(.subscribed))
+                } else {
+                    reply(routingID, .pong(replacedSessions[routingID] == agency ? .replaced : .notSubscribed))
+                }
             case .subscribe:
                 subscribe(agency: agency, routingID: routingID)
             case .submit(let envelope):
@@ -260,6 +266,7 @@ public final class Broker {
         let now = Timestamp.now()
         var touched = Set<String>()
         var accepted: [Submission] = []
+        var receipted: [(agency: String, ids: [String])] = []
         var refusals: [(routingID: [UInt8], id: String, error: ProtocolError)] = []
         do {
             try store.db.inTransaction {
@@ -277,6 +284,7 @@ public final class Broker {
                 for r in receipts {
                     do {
                         try store.db.inTransaction { try apply(receipt: r.receipt, envelope: r.envelope, agency: r.agency, now: now, touched: &touched) }
+                        receipted.append((r.agency, r.receipt.items.map(\.id)))
                     } catch let e as ProtocolError {
                         refusals.append((r.routingID, r.envelope.id, e))
                     }
@@ -289,8 +297,12 @@ public final class Broker {
                                      : "broker storage error; the letter stays in your outbox, try again later"
             log.error("commit failed", ["error": "\(error)", "submissions": submissions.count, "receipts": receipts.count])
             for s in submissions { reply(s.routingID, .refused(id: s.envelope.id, code: code, reason: reason)) }
+            for r in receipts { reply(r.routingID, .refused(id: r.envelope.id, code: code, reason: "broker storage problem; the receipt was not recorded")) }
             return
         }
+        // Durable now: the receipted deliveries leave their session's window.
+        for r in receipted { for id in r.ids { sessions[r.agency]?.receipted(messageID: id) } }
+        let committed = Timestamp.now()
         for e in refusals {
             log.warning("refused", ["message.id": e.id, "code": e.error.code.rawValue, "reason": e.error.reason])
             reply(e.routingID, .refused(id: e.id, code: e.error.code, reason: e.error.reason))
@@ -301,7 +313,7 @@ public final class Broker {
             byConnection[s.routingID, default: (s.agency, [])].items.append(.init(id: s.envelope.id, sha256: s.envelope.hash.hexString))
         }
         for (routingID, batch) in byConnection {
-            let acceptance = Acceptance(id: MessageID.generate(at: now), from: config.brokerID, created: now.text,
+            let acceptance = Acceptance(id: MessageID.generate(at: committed), from: config.brokerID, created: committed.text,
                                         to: batch.agency, items: batch.items)
             do {
                 reply(routingID, .accepted(try Envelope.seal(acceptance, with: key)))
@@ -383,6 +395,15 @@ public final class Broker {
         return true
     }
 
+    /// The message id of an undecodable SUBMIT when its header still names one, so the sender
+    /// can match the refusal; "-" otherwise.
+    static func bestEffortID(_ frames: [Data]) -> String {
+        guard frames.count >= 4, frames[2] == Data("SUBMIT".utf8), frames[3].count <= Limits.maxHeaderBytes,
+              let object = try? JSONSerialization.jsonObject(with: frames[3]) as? [String: Any],
+              let id = object["id"] as? String, MessageID.isValid(id) else { return "-" }
+        return id
+    }
+
     static func summary(_ fields: [String: Any]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: fields.filter { !($0.value is NSNull) }, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
@@ -393,6 +414,7 @@ public final class Broker {
     func apply(receipt: Receipt, envelope: Envelope, agency: String, now: Timestamp, touched: inout Set<String>) throws {
         var forwardable = receipt.to != "broker"
         for item in receipt.items {
+            if item.status == "deferred" { continue }  // only frees the window (applied after commit)
             guard let d = try store.delivery(messageID: item.id, recipient: agency) else {
                 throw ProtocolError(.notFound, "items: message \(item.id) was never delivered to '\(agency)'")
             }
@@ -403,6 +425,9 @@ public final class Broker {
                 throw ProtocolError(.forbidden, "to: message \(item.id) was sent by '\(d.messageSender)', not '\(receipt.to)'")
             }
             let tracked = d.messageKind == "letter" || d.messageKind == "disposition"
+            if tracked && receipt.to == "broker" {
+                throw ProtocolError(.forbidden, "to: the receipt for \(d.messageKind) \(item.id) goes to its sender '\(d.messageSender)', not to the broker")
+            }
             if !tracked { forwardable = false }
             let state: BrokerStore.DeliveryState = item.status == "stored" ? .stored : .rejected
             if try store.close(deliverySeq: d.seq, state: state, reason: item.reason, at: now) {
@@ -416,7 +441,6 @@ public final class Broker {
                                                      at: now, place: agency, signer: agency, detail: item.reason))
                 }
             }
-            sessions[agency]?.receipted(messageID: item.id)
         }
         touched.insert(agency)
         if forwardable, try store.message(id: envelope.id) == nil {
@@ -459,7 +483,9 @@ public final class Broker {
 
     func subscribe(agency: String, routingID: [UInt8]) {
         if let old = sessions[agency], old.routingID != routingID {
-            log.info("session replaced", ["agency": agency, "in_flight": old.inFlight.count])
+            log.warning("session taken over by another subscriber", ["agency": agency, "in_flight": old.inFlight.count])
+            if replacedSessions.count > 1000 { replacedSessions.removeAll() }
+            replacedSessions[old.routingID] = agency
         }
         sessions[agency] = DeliverySession(agency: agency, routingID: routingID, now: .now())
         reply(routingID, .subscribed(agency: agency))

@@ -38,7 +38,8 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         }
         guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10),
               let h = num(11..<13), let mi = num(14..<16), let s = num(17..<19),
-              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+              CalendarDate.isValid(String(decoding: b[0..<10], as: UTF8.self)), h < 24, mi < 60, s < 60 else { return nil }
+        _ = (y, mo, d)
         var ms = 0
         if b.count == 24 {
             guard b[19] == 46, let f = num(20..<23) else { return nil }

@@ -9,12 +9,9 @@ extension AgencyNode {
         let hash = envelope.hash.hexString
         let signer = envelope.signerID
         let receiptTo = envelope.kind == "disposition" ? signer : "broker"
-        if try store.message(id: envelope.id) != nil {
-            receipts[receiptTo, default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
-            return [.duplicate(id: envelope.id)]
-        }
+        if let duplicate = try self.duplicate(envelope, receiptTo: receiptTo, receipts: &receipts) { return [duplicate] }
         guard let senderKey = topology.publicKey(ofAgency: signer) else {
-            return [.held(id: envelope.id, reason: "no publicKey for agency '\(signer)' in \(config.topology); add it and restart subscribe")]
+            return [hold(envelope, receipts: &receipts)]
         }
         do {
             try envelope.verify(with: senderKey)

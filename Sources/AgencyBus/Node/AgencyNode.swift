@@ -148,7 +148,7 @@ public final class AgencyNode {
         case held(id: String, reason: String)
         case receipt(letterID: String, recipient: String, status: String, reason: String?)
         case subscribed
-        case pong(subscribed: Bool)
+        case pong(SessionState)
         case disposition(Envelope, Disposition)
         case status(StatusUpdate)
         case traced(TraceReport)
@@ -175,8 +175,8 @@ public final class AgencyNode {
                     events += try handleDelivery(envelope, receipts: &receiptItems)
                 case .subscribed:
                     events.append(.subscribed)
-                case .pong(let subscribed):
-                    events.append(.pong(subscribed: subscribed))
+                case .pong(let state):
+                    events.append(.pong(state))
                 case .traced(let json):
                     if let report = try? JSONDecoder().decode(TraceReport.self, from: json) { events.append(.traced(report)) }
                 }
@@ -206,7 +206,7 @@ public final class AgencyNode {
         var events: [Event] = []
         for item in acceptance.items {
             guard let m = try store.message(id: item.id), m.direction == "out" else { continue }
-            if SHA256.hash(m.header).hexString != item.sha256 {
+            if SHA256.hash(m.header).hexString != item.sha256.lowercased() {
                 log.error("acceptance names another hash", ["message.id": item.id])
                 continue
             }
@@ -223,15 +223,9 @@ public final class AgencyNode {
         let signer = envelope.signerID
         switch envelope.kind {
         case "letter":
-            if try store.message(id: envelope.id) != nil {
-                receipts[signer, default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
-                return [.duplicate(id: envelope.id)]
-            }
+            if let duplicate = try self.duplicate(envelope, receiptTo: signer, receipts: &receipts) { return [duplicate] }
             guard let senderKey = topology.publicKey(ofAgency: signer) else {
-                // Without the sender's key we cannot check it; keep it at the broker (no receipt).
-                let reason = "no publicKey for agency '\(signer)' in \(config.topology); add it and restart subscribe"
-                log.error("letter held: cannot verify", ["message.id": envelope.id, "from": signer])
-                return [.held(id: envelope.id, reason: reason)]
+                return [hold(envelope, receipts: &receipts)]
             }
             let letter: Letter
             do {
@@ -253,10 +247,9 @@ public final class AgencyNode {
             return [.received(envelope, letter)]
         case "receipt":
             // A recipient's receipt for a letter we sent; the broker is owed a receipt for it.
-            receipts["broker", default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
+            if let duplicate = try self.duplicateEvidence(envelope, receipts: &receipts) { return [duplicate] }
             guard let recipientKey = topology.publicKey(ofAgency: signer) else {
-                receipts["broker"]?.removeLast()
-                return [.held(id: envelope.id, reason: "no publicKey for agency '\(signer)' to check its receipt")]
+                return [hold(envelope, receipts: &receipts)]
             }
             do {
                 try envelope.verify(with: recipientKey)
@@ -266,14 +259,16 @@ public final class AgencyNode {
                 var events: [Event] = []
                 for item in receipt.items {
                     guard let m = try store.message(id: item.id), m.direction == "out",
-                          SHA256.hash(m.header).hexString == item.sha256 else { continue }
+                          SHA256.hash(m.header).hexString == item.sha256.lowercased() else { continue }
                     try store.recordDelivery(messageID: item.id, recipient: signer, state: item.status, reason: item.reason,
                                              receiptID: receipt.id, at: receipt.created)
                     events.append(.receipt(letterID: item.id, recipient: signer, status: item.status, reason: item.reason))
                 }
+                receipts["broker", default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
                 return events
             } catch {
                 try store.recordRejected(envelope, reason: "\(error)")
+                receipts["broker", default: []].append(.init(id: envelope.id, sha256: hash, status: "rejected", reason: "\(error)"))
                 log.error("receipt rejected", ["message.id": envelope.id, "from": signer, "reason": "\(error)"])
                 return [.rejected(id: envelope.id, reason: "\(error)")]
             }
@@ -285,5 +280,37 @@ public final class AgencyNode {
                 .append(.init(id: envelope.id, sha256: hash, status: "rejected", reason: reason))
             return [.rejected(id: envelope.id, reason: reason)]
         }
+    }
+
+    // MARK: - Duplicates and held messages
+
+    /// An id this node already stored: the same content is receipted again (idempotent);
+    /// different content under a known id is rejected as a conflict.
+    func duplicate(_ envelope: Envelope, receiptTo: String, receipts: inout [String: [Receipt.Item]]) throws -> Event? {
+        guard let existing = try store.message(id: envelope.id) else { return nil }
+        let hash = envelope.hash.hexString
+        if SHA256.hash(existing.header) == envelope.hash {
+            receipts[receiptTo, default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
+            return .duplicate(id: envelope.id)
+        }
+        let reason = "conflict: id \(envelope.id) is already stored here with different content"
+        try store.recordRejected(envelope, reason: reason)
+        receipts[receiptTo, default: []].append(.init(id: envelope.id, sha256: hash, status: "rejected", reason: reason))
+        return .rejected(id: envelope.id, reason: reason)
+    }
+
+    func duplicateEvidence(_ envelope: Envelope, receipts: inout [String: [Receipt.Item]]) throws -> Event? {
+        guard try store.db.queryOne("SELECT 1 FROM evidence WHERE id = ?", envelope.id, map: { _ in true }) != nil else { return nil }
+        receipts["broker", default: []].append(.init(id: envelope.id, sha256: envelope.hash.hexString, status: "stored"))
+        return .duplicate(id: envelope.id)
+    }
+
+    /// Without the signer's key the node cannot check a message: it stays at the broker
+    /// (a `deferred` receipt item frees the delivery window; it comes again next session).
+    func hold(_ envelope: Envelope, receipts: inout [String: [Receipt.Item]]) -> Event {
+        let reason = "no publicKey for agency '\(envelope.signerID)' in \(config.topology); add it and restart subscribe"
+        log.error("message held: cannot verify", ["message.id": envelope.id, "from": envelope.signerID])
+        receipts["broker", default: []].append(.init(id: envelope.id, sha256: envelope.hash.hexString, status: "deferred", reason: reason))
+        return .held(id: envelope.id, reason: reason)
     }
 }

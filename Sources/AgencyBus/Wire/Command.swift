@@ -76,9 +76,8 @@ public enum BrokerCommand {
     case deliver(Envelope)
     /// SUBSCRIBE took effect for this agency.
     case subscribed(agency: String)
-    /// Answer to PING; `subscribed` tells the node whether this connection is its live
-    /// delivery session (false after a reconnect: the node then subscribes again).
-    case pong(subscribed: Bool)
+    /// Answer to PING: whether this connection is the agency's live delivery session.
+    case pong(SessionState)
     /// Answer to TRACE: a TraceReport as JSON.
     case traced(Data)
 
@@ -99,7 +98,7 @@ public enum BrokerCommand {
         case .accepted(let e), .deliver(let e): return head + e.frames
         case .refused(let id, let code, let reason): return head + [Data(id.utf8), Data(code.rawValue.utf8), Data(reason.utf8)]
         case .subscribed(let agency): return head + [Data(agency.utf8)]
-        case .pong(let subscribed): return head + [Data((subscribed ? "1" : "0").utf8)]
+        case .pong(let state): return head + [Data(state.rawValue.utf8)]
         case .traced(let json): return head + [json]
         }
     }
@@ -131,8 +130,10 @@ public enum BrokerCommand {
             guard a.count == 1 else { throw ProtocolError(.malformed, "TRACED has one JSON frame") }
             return .traced(a[0])
         case "PONG":
-            guard a.count == 1 else { throw ProtocolError(.malformed, "PONG has one frame") }
-            return .pong(subscribed: try text(0) == "1")
+            guard a.count == 1, let state = SessionState(rawValue: try text(0)) else {
+                throw ProtocolError(.malformed, "PONG has one frame: 0, 1 or 2")
+            }
+            return .pong(state)
         default:
             throw ProtocolError(.malformed, "unknown command '\(name.prefix(32))'")
         }
@@ -148,4 +149,14 @@ private func splitHead(_ frames: ArraySlice<Data>) throws -> (String, ArraySlice
         throw ProtocolError(.malformed, "missing command frame")
     }
     return (name, frames.dropFirst(2))
+}
+
+/// What PONG says about the connection that sent PING.
+public enum SessionState: String, Sendable {
+    /// Not (or no longer, after a reconnect) the delivery session: send SUBSCRIBE again.
+    case notSubscribed = "0"
+    /// The agency's live delivery session.
+    case subscribed = "1"
+    /// Another subscriber of the same agency took the session over; do not fight for it.
+    case replaced = "2"
 }

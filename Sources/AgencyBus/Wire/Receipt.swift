@@ -1,3 +1,5 @@
+import Foundation
+
 /// A recipient's signed statement that messages are in its inbox (or were rejected, and why).
 /// One receipt covers many messages of one original sender: one signature per batch, while
 /// each item still names the exact header hash it vouches for.
@@ -5,7 +7,8 @@ public struct Receipt: Codable, Sendable {
     public struct Item: Codable, Sendable, Hashable {
         public var id: String
         public var sha256: String
-        /// `stored` or `rejected`.
+        /// `stored`, `rejected`, or `deferred` (not stored yet, e.g. the sender's key is unknown
+        /// to the node: it only frees the delivery window; the broker keeps the message).
         public var status: String
         public var reason: String?
         public init(id: String, sha256: String, status: String, reason: String? = nil) {
@@ -37,9 +40,11 @@ public struct Receipt: Codable, Sendable {
         }
         for (i, item) in items.enumerated() {
             guard MessageID.isValid(item.id) else { throw ProtocolError(.invalid, "items[\(i)].id: not a ULID") }
-            guard item.sha256.count == 64 else { throw ProtocolError(.invalid, "items[\(i)].sha256: must be 64 hex digits") }
-            guard item.status == "stored" || item.status == "rejected" else {
-                throw ProtocolError(.invalid, "items[\(i)].status: 'stored' or 'rejected'")
+            guard item.sha256.count == 64, Data(hexString: item.sha256) != nil else {
+                throw ProtocolError(.invalid, "items[\(i)].sha256: must be 64 hex digits")
+            }
+            guard ["stored", "rejected", "deferred"].contains(item.status) else {
+                throw ProtocolError(.invalid, "items[\(i)].status: 'stored', 'rejected' or 'deferred'")
             }
         }
     }
