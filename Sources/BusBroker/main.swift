@@ -68,8 +68,9 @@ func runBroker(_ args: ParsedArguments) throws -> Int32 {
     config.readyFile = args.value("ready-file")
     let log = try makeLogger(args, spec: runSpec)
     StopSignal.install()
+    StopSignal.installReload()
     let broker = try Broker(config: config, logger: log)
-    try broker.run { StopSignal.requested }
+    try broker.run(shouldStop: { StopSignal.requested }, shouldReload: { StopSignal.takeReloadRequest() })
     return ExitCode.ok
 }
 

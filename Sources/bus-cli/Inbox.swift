@@ -22,7 +22,7 @@ let inboxVerb = Verb(inboxSpec) { args in
     }
     let address = unit.map { "\(node.agency)/\($0)" }
     var shown = 0
-    for m in try node.store.messages(direction: "in", limit: unit == nil ? limit * 4 : 1_000_000) {
+    for m in try node.store.received(limit: unit == nil ? limit * 4 : 1_000_000) {
         if shown >= limit { break }
         switch m.kind {
         case "letter":

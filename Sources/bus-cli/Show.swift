@@ -77,7 +77,7 @@ let showVerb = Verb(showSpec) { args in
 /// The first `show` by a holder sends the item's `read` status (once; kept in the outbox if
 /// the broker is away, and sent later).
 func markRead(node: AgencyNode, summary m: NodeStore.Summary) {
-    guard m.direction == "in", m.readSentAt == nil, (try? node.heldItem(m.id)) != nil else { return }
+    guard m.received, m.readSentAt == nil, (try? node.heldItem(m.id)) != nil else { return }
     do {
         let envelope = try node.composeStatus(of: m.id, .read, note: nil)
         switch try deliverOutbox(node: node, waitingFor: envelope.id, timeout: 3) {

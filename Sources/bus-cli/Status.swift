@@ -9,6 +9,7 @@ let statusSpec = CommandSpec(
                 ArgumentSpec("STATUS", help: "read, in-progress or done")],
     options: [nodeOption,
               OptionSpec("note", value: "T", help: "A note (e.g. what was done)"),
+              OptionSpec("from-unit", value: "U", help: "The reporting unit, when the item went to several units of this agency"),
               OptionSpec("timeout", value: "SECONDS", help: "How long to wait for the broker (default 10)"),
               jsonOption, verboseOption])
 
@@ -21,7 +22,7 @@ let statusVerb = Verb(statusSpec) { args in
     let timeout = try timeoutOption(args, spec: statusSpec)
     let node = try openNode(args, spec: statusSpec)
     guard MessageID.isValid(id) else { throw NodeError.data("'\(id)' is not a letter or disposition id") }
-    let envelope = try node.composeStatus(of: id, value, note: args.value("note"))
+    let envelope = try node.composeStatus(of: id, value, note: args.value("note"), fromUnit: args.value("from-unit"))
     let st = try envelope.decode(StatusUpdate.self)
     let outcome = try deliverOutbox(node: node, waitingFor: envelope.id, timeout: timeout)
     var o: [String: Any] = ["id": st.id, "kind": "status", "item": st.item, "letter": st.letter, "from": st.from, "to": st.to]

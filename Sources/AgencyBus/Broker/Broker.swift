@@ -40,7 +40,7 @@ public final class Broker {
     let key: SecretKey
     let store: BrokerStore
     let context = ZMQContext()
-    let router: ZMQSocket
+    var router: ZMQSocket
     let zap: ZMQSocket
     var zapHandler: ZAPHandler
     public private(set) var endpoint: String = ""
@@ -69,21 +69,72 @@ public final class Broker {
         // The ZAP handler must be bound before the CURVE socket accepts its first peer.
         zap = try ZMQSocket(context: context, kind: .rep, linger: 0)
         try zap.bind(ZAPHandler.endpoint)
-        router = try ZMQSocket(context: context, kind: .router)
+        let bindTo = config.bindEndpoint ?? me.endpoint
+        router = try Self.makeRouter(context: context, key: key, endpoint: bindTo)
+        endpoint = router.lastEndpoint
+    }
+
+    /// The client socket: ROUTER, CURVE server with ZAP admission, mandatory routing (a send to
+    /// a vanished peer is an error, never a silent drop), bounded message size.
+    static func makeRouter(context: ZMQContext, key: SecretKey, endpoint: String) throws -> ZMQSocket {
+        let router = try ZMQSocket(context: context, kind: .router)
         try router.setOption(ZMQ_ROUTER_MANDATORY, Int32(1))
         try router.setOption(ZMQ_MAXMSGSIZE, Limits.maxWireMessageBytes)
         try router.setOption(ZMQ_SNDHWM, Int32(10_000))
         try router.setOption(ZMQ_RCVHWM, Int32(10_000))
         try router.makeCurveServer(secretKey: key.curveSecretKey, zapDomain: ZAPHandler.domain)
-        let bindTo = config.bindEndpoint ?? me.endpoint
-        do { try router.bind(bindTo) } catch let e as ZMQError {
-            throw BrokerStartError("cannot listen on \(bindTo): \(String(cString: zmq_strerror(e.code)))")
+        do { try router.bind(endpoint) } catch let e as ZMQError {
+            throw BrokerStartError("cannot listen on \(endpoint): \(String(cString: zmq_strerror(e.code)))")
         }
-        endpoint = router.lastEndpoint
+        return router
     }
 
-    /// Runs until `shouldStop` returns true (checked at least every 200 ms).
-    public func run(shouldStop: () -> Bool) throws {
+    /// Reads the topology again (SIGHUP). New keys are admitted at once (ZAP asks on every new
+    /// connection). When a key was removed, changed or revoked, every connection is dropped by
+    /// re-binding the listener: nodes reconnect by themselves and ZAP refuses the revoked ones.
+    /// Messages already accepted stay stored and deliverable. An invalid file changes nothing.
+    public func reloadTopology() {
+        let fresh: Topology
+        do { fresh = try Topology.load(path: config.topologyPath) } catch {
+            log.error("topology reload refused; keeping the current topology", ["error": "\(error)"])
+            return
+        }
+        guard fresh.broker(config.brokerID)?.publicKey == key.publicKey.text else {
+            log.error("topology reload refused: it does not list this broker's key", ["broker": config.brokerID])
+            return
+        }
+        let before = zapHandler.admittedKeys
+        let handler = ZAPHandler(topology: fresh)
+        let after = handler.admittedKeys
+        let lost = before.filter { after[$0.key] != $0.value }.map(\.value)
+        let added = after.filter { before[$0.key] != $0.value }.map(\.value)
+        topology = fresh
+        zapHandler = handler
+        log.info("topology reloaded", ["admitted": after.count, "added": added.map(\.userID).joined(separator: ","),
+                                       "removed": lost.map(\.userID).joined(separator: ",")])
+        guard !lost.isEmpty else { return }
+        for case .agency(let agency) in lost { sessions[agency] = nil }
+        do {
+            router.close()
+            sessions.removeAll()
+            var attempt = 0
+            while true {
+                do { router = try Self.makeRouter(context: context, key: key, endpoint: endpoint); break } catch {
+                    attempt += 1
+                    if attempt >= 50 { throw error }
+                    usleep(20_000)  // the old listener closes asynchronously in libzmq's I/O thread
+                }
+            }
+            log.warning("all connections dropped to shut out removed keys; nodes reconnect by themselves",
+                        ["removed": lost.map(\.userID).joined(separator: ",")])
+        } catch {
+            log.error("cannot listen again after reload", ["endpoint": endpoint, "error": "\(error)"])
+        }
+    }
+
+    /// Runs until `shouldStop` returns true (checked at least every 200 ms); reloads the
+    /// topology whenever `shouldReload` returns true.
+    public func run(shouldStop: () -> Bool, shouldReload: () -> Bool = { false }) throws {
         log.info("broker listening", ["broker": config.brokerID, "endpoint": endpoint,
                                        "pending": (try? store.pendingCounts().values.reduce(0, +)) ?? 0])
         if let ready = config.readyFile {
@@ -91,6 +142,7 @@ public final class Broker {
         }
         var lastSweep = Timestamp.now()
         while !shouldStop() {
+            if shouldReload() { reloadTopology() }
             let ready = try ZMQPoller.pollIn([router, zap], timeoutMs: 200)
             if ready[1] { try serveZAP() }
             if ready[0] { try serveRound() }
@@ -156,6 +208,7 @@ public final class Broker {
                 reply(routingID, .refused(id: id, code: e.code, reason: e.reason))
                 continue
             }
+            if case .agency(let agency) = who, sessions[agency]?.routingID == routingID { sessions[agency]?.lastSeen = .now() }
             if case .trace(let id) = command {
                 answerTrace(id: id, who: who, routingID: routingID)
                 continue
@@ -164,7 +217,6 @@ public final class Broker {
                 reply(routingID, .refused(id: "-", code: .forbidden, reason: "operators may not use \(command.name)"))
                 continue
             }
-            if sessions[agency]?.routingID == routingID { sessions[agency]?.lastSeen = .now() }
             switch command {
             case .ping:
                 if sessions[agency]?.routingID == routingID {
@@ -358,8 +410,9 @@ public final class Broker {
                     throw ProtocolError(.forbidden, "agency '\(s.agency)' did not receive disposition \(parent), so it may not dispose it")
                 }
             } else {
-                guard try store.isHolder(agency: s.agency, letterID: d.letter, itemID: d.letter) else {
-                    throw ProtocolError(.forbidden, "agency '\(s.agency)' is not a recipient of letter \(d.letter), so it may not dispose it")
+                // A holder of the letter: a recipient of it or of any disposition of it.
+                guard try store.isHolder(agency: s.agency, letterID: d.letter) else {
+                    throw ProtocolError(.forbidden, "agency '\(s.agency)' holds neither letter \(d.letter) nor a disposition of it, so it may not dispose it")
                 }
             }
             recipients = d.recipientAgencies
@@ -379,7 +432,10 @@ public final class Broker {
             guard let item = try store.item(id: st.item), item.letterID == st.letter else {
                 throw ProtocolError(.notFound, "item: \(st.item) is not a letter or disposition known to the broker")
             }
-            guard try store.isHolder(agency: s.agency, letterID: item.letterID, itemID: item.id) else {
+            // On a letter: any holder of it; on a disposition: a recipient of that disposition.
+            let holds = item.kind == "letter" ? try store.isHolder(agency: s.agency, letterID: item.letterID)
+                                              : try store.isHolder(agency: s.agency, letterID: item.letterID, itemID: item.id)
+            guard holds else {
                 throw ProtocolError(.forbidden, "agency '\(s.agency)' did not receive \(st.item), so it cannot report its status")
             }
             guard st.to == item.sender else {
@@ -412,7 +468,7 @@ public final class Broker {
     /// Applies one receipt: closes the deliveries it names, records the trace hops, and, for a
     /// receipt addressed to the original sender, stores it as a message to deliver to that sender.
     func apply(receipt: Receipt, envelope: Envelope, agency: String, now: Timestamp, touched: inout Set<String>) throws {
-        var forwardable = receipt.to != "broker"
+        var forwardable = receipt.to != "broker" && receipt.items.contains { $0.status != "deferred" }
         for item in receipt.items {
             if item.status == "deferred" { continue }  // only frees the window (applied after commit)
             guard let d = try store.delivery(messageID: item.id, recipient: agency) else {
@@ -487,6 +543,7 @@ public final class Broker {
             if replacedSessions.count > 1000 { replacedSessions.removeAll() }
             replacedSessions[old.routingID] = agency
         }
+        replacedSessions[routingID] = nil
         sessions[agency] = DeliverySession(agency: agency, routingID: routingID, now: .now())
         reply(routingID, .subscribed(agency: agency))
         log.info("node subscribed", ["agency": agency])

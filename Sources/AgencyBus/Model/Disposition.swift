@@ -50,7 +50,7 @@ public struct Disposition: Codable, Sendable {
         guard v == 1 else { throw ValidationError(field: "v", reason: "unsupported version \(v)") }
         guard kind == "disposition" else { throw ValidationError(field: "kind", reason: "expected 'disposition'") }
         guard MessageID.isValid(id) else { throw ValidationError(field: "id", reason: "not a ULID") }
-        _ = try Address(parsing: from)
+        _ = try Letter.address(from, field: "from")
         guard Timestamp(text: created) != nil else { throw ValidationError(field: "created", reason: "not an RFC 3339 UTC time") }
         guard MessageID.isValid(letter) else { throw ValidationError(field: "letter", reason: "'\(letter.prefix(40))' is not a letter id") }
         if let parent, !MessageID.isValid(parent) { throw ValidationError(field: "parent", reason: "not a disposition id") }
@@ -109,7 +109,7 @@ public struct StatusUpdate: Codable, Sendable {
         guard v == 1 else { throw ValidationError(field: "v", reason: "unsupported version \(v)") }
         guard kind == "status" else { throw ValidationError(field: "kind", reason: "expected 'status'") }
         guard MessageID.isValid(id) else { throw ValidationError(field: "id", reason: "not a ULID") }
-        _ = try Address(parsing: from)
+        _ = try Letter.address(from, field: "from")
         guard Timestamp(text: created) != nil else { throw ValidationError(field: "created", reason: "not an RFC 3339 UTC time") }
         guard MessageID.isValid(item) else { throw ValidationError(field: "item", reason: "not a letter or disposition id") }
         guard MessageID.isValid(letter) else { throw ValidationError(field: "letter", reason: "not a letter id") }

@@ -53,7 +53,7 @@ public struct Letter: Codable, Sendable {
         guard v == 1 else { throw ValidationError(field: "v", reason: "unsupported version \(v) (this build speaks 1)") }
         guard kind == "letter" else { throw ValidationError(field: "kind", reason: "expected 'letter'") }
         guard MessageID.isValid(id) else { throw ValidationError(field: "id", reason: "'\(id.prefix(40))' is not a ULID") }
-        _ = try Address(parsing: from)
+        _ = try Self.address(from, field: "from")
         guard Timestamp(text: created) != nil else { throw ValidationError(field: "created", reason: "not an RFC 3339 UTC time like 2026-12-03T19:52:38.123Z") }
         guard !number.isEmpty, number.count <= Limits.maxNumberCharacters else {
             throw ValidationError(field: "number", reason: "must have 1–\(Limits.maxNumberCharacters) characters")

@@ -10,7 +10,7 @@ extension AgencyNode {
         let signer = envelope.signerID
         let receiptTo = envelope.kind == "disposition" ? signer : "broker"
         if let duplicate = try self.duplicate(envelope, receiptTo: receiptTo, receipts: &receipts) { return [duplicate] }
-        guard let senderKey = topology.publicKey(ofAgency: signer) else {
+        guard let senderKey = signingKey(of: signer) else {
             return [hold(envelope, receipts: &receipts)]
         }
         do {
@@ -74,7 +74,7 @@ extension AgencyNode {
             letterID = d.letter
         }
         let mine = recipients.filter { $0 == agency || $0.hasPrefix(agency + "/") }
-        guard m.direction == "in" || !mine.isEmpty else { throw HoldError.notHolder }
+        guard m.received || !mine.isEmpty else { throw HoldError.notHolder }
         let sender = String(m.sender.split(separator: "/").first ?? "")
         return HeldItem(summary: m, letterID: letterID, sender: sender, myAddresses: mine.isEmpty ? [agency] : mine)
     }
@@ -129,14 +129,20 @@ extension AgencyNode {
     }
 
     /// Checks, signs and stores a status update on an item this agency holds.
-    public func composeStatus(of itemID: String, _ value: StatusUpdate.Value, note: String?) throws -> Envelope {
+    public func composeStatus(of itemID: String, _ value: StatusUpdate.Value, note: String?, fromUnit: String? = nil) throws -> Envelope {
         let held: HeldItem
         do { held = try heldItem(itemID) } catch HoldError.unknown {
             throw NodeError.data("unknown id \(itemID): no letter or disposition with that id in \(directory)")
         } catch HoldError.notHolder {
             throw NodeError.permission("agency '\(agency)' does not hold \(itemID), so it cannot report a status on it")
         }
-        let from = (try? Address(parsing: held.myAddresses[0])) ?? Address(agency: agency)
+        var from = (try? Address(parsing: held.myAddresses[0])) ?? Address(agency: agency)
+        if let fromUnit {
+            from = Address(agency: agency, unit: fromUnit)
+            guard held.myAddresses.contains(from.description) || held.myAddresses.contains(agency) else {
+                throw NodeError.permission("\(itemID) is addressed to \(held.myAddresses.joined(separator: ", ")), not to \(from)")
+            }
+        }
         let now = Timestamp.now()
         let st = StatusUpdate(id: MessageID.generate(at: now), from: from, created: now, item: itemID, letter: held.letterID,
                               to: held.sender, status: value, note: note)

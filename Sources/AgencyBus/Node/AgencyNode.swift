@@ -5,7 +5,8 @@ import Foundation
 public final class AgencyNode {
     public let directory: String
     public let config: NodeConfig
-    public let topology: Topology
+    public private(set) var topology: Topology
+    private var topologyModified: Date?
     public let key: SecretKey
     public let store: NodeStore
     public let log: Logger
@@ -27,6 +28,24 @@ public final class AgencyNode {
             log.warning("topology lists another key for this agency", ["agency": me.id, "topology.key": me.publicKey, "node.key": key.publicKey.text])
         }
         store = try NodeStore(path: NodeConfig.inboxPath(in: directory))
+        topologyModified = Self.modified(config.topology)
+    }
+
+    static func modified(_ path: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+    }
+
+    /// The signing key of an agency; when the topology does not have it, the topology file is
+    /// read again if it changed since (ops may have just pasted the key), so a long-running
+    /// subscribe picks it up without a restart.
+    func signingKey(of agencyID: String) -> PublicKey? {
+        if let key = topology.publicKey(ofAgency: agencyID) { return key }
+        let now = Self.modified(config.topology)
+        guard now != topologyModified, let fresh = try? Topology.load(path: config.topology) else { return nil }
+        topology = fresh
+        topologyModified = now
+        log.info("topology re-read", ["path": config.topology])
+        return topology.publicKey(ofAgency: agencyID)
     }
 
     /// Creates a node directory with a new key. Returns the public key (to paste in the topology).
@@ -224,7 +243,7 @@ public final class AgencyNode {
         switch envelope.kind {
         case "letter":
             if let duplicate = try self.duplicate(envelope, receiptTo: signer, receipts: &receipts) { return [duplicate] }
-            guard let senderKey = topology.publicKey(ofAgency: signer) else {
+            guard let senderKey = signingKey(of: signer) else {
                 return [hold(envelope, receipts: &receipts)]
             }
             let letter: Letter
@@ -248,7 +267,7 @@ public final class AgencyNode {
         case "receipt":
             // A recipient's receipt for a letter we sent; the broker is owed a receipt for it.
             if let duplicate = try self.duplicateEvidence(envelope, receipts: &receipts) { return [duplicate] }
-            guard let recipientKey = topology.publicKey(ofAgency: signer) else {
+            guard let recipientKey = signingKey(of: signer) else {
                 return [hold(envelope, receipts: &receipts)]
             }
             do {
@@ -291,7 +310,14 @@ public final class AgencyNode {
         let hash = envelope.hash.hexString
         if SHA256.hash(existing.header) == envelope.hash {
             receipts[receiptTo, default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
-            return .duplicate(id: envelope.id)
+            guard !existing.received else { return .duplicate(id: envelope.id) }
+            // Sent by this node to its own agency (unit to unit): now it is in the inbox too.
+            try store.markReceived(id: envelope.id)
+            switch envelope.kind {
+            case "letter": return .received(envelope, try envelope.decode(Letter.self))
+            case "disposition": return .disposition(envelope, try envelope.decode(Disposition.self))
+            default: return .duplicate(id: envelope.id)
+            }
         }
         let reason = "conflict: id \(envelope.id) is already stored here with different content"
         try store.recordRejected(envelope, reason: reason)

@@ -69,6 +69,11 @@ public final class NodeStore {
         ALTER TABLE messages ADD COLUMN read_sent_at TEXT;
         CREATE INDEX messages_letter ON messages (letter_id);
         """),
+        ("003-received", """
+        ALTER TABLE messages ADD COLUMN received_at INTEGER;
+        UPDATE messages SET received_at = stored_at WHERE direction = 'in';
+        CREATE INDEX messages_received ON messages (received_at, seq) WHERE received_at IS NOT NULL;
+        """),
     ]
 
     public init(path: String) throws {
@@ -92,6 +97,7 @@ public final class NodeStore {
             """, envelope.id, envelope.kind, direction, envelope.common.from, subject, envelope.header,
                    envelope.signature, envelope.hash, envelope.common.created, Timestamp.now().milliseconds, state,
                    letterID ?? (envelope.kind == "letter" ? envelope.id : nil), parentID, due)
+        if direction == "in" { try markReceived(id: envelope.id) }
         let seq = db.lastInsertRowID
         for (i, (info, data)) in zip(attachments, envelope.attachments).enumerated() {
             try db.run("INSERT INTO attachments (message_seq, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -101,6 +107,12 @@ public final class NodeStore {
             try db.run("INSERT INTO deliveries (message_seq, recipient) VALUES (?, ?)", seq, r)
         }
         return true
+    }
+
+    /// Records that the message was delivered to this node: a letter or disposition this
+    /// node sent to (among others) its own agency is in its inbox too.
+    public func markReceived(id: String) throws {
+        try db.run("UPDATE messages SET received_at = ? WHERE id = ? AND received_at IS NULL", Timestamp.now().milliseconds, id)
     }
 
     public func setState(id: String, state: String, reason: String? = nil, acceptedAt: String? = nil) throws {
@@ -144,14 +156,17 @@ public final class NodeStore {
         public let parentID: String?
         public let due: String?
         public let readSentAt: String?
+        public let receivedAt: Int64?
+        /// Delivered to this node (its inbox), whoever sent it.
+        public var received: Bool { receivedAt != nil }
     }
 
-    static let summaryColumns = "seq, id, kind, direction, sender, subject, created, stored_at, state, state_reason, accepted_at, header, letter_id, parent_id, due, read_sent_at"
+    static let summaryColumns = "seq, id, kind, direction, sender, subject, created, stored_at, state, state_reason, accepted_at, header, letter_id, parent_id, due, read_sent_at, received_at"
     static func summary(_ r: Row) -> Summary {
         Summary(seq: r.int(0), id: r.text(1), kind: r.text(2), direction: r.text(3), sender: r.text(4), subject: r.text(5),
                 created: r.text(6), storedAt: r.int(7), state: r.text(8), stateReason: r.optionalText(9),
                 acceptedAt: r.optionalText(10), header: r.blob(11), letterID: r.optionalText(12), parentID: r.optionalText(13),
-                due: r.optionalText(14), readSentAt: r.optionalText(15))
+                due: r.optionalText(14), readSentAt: r.optionalText(15), receivedAt: r.isNull(16) ? nil : r.int(16))
     }
 
     /// Records that this node sent its `read` status for the item (done once, on first `show`).
@@ -164,6 +179,11 @@ public final class NodeStore {
         try db.query("SELECT header FROM messages WHERE kind = 'status' AND letter_id IS NOT NULL AND parent_id = ? ORDER BY seq", item) {
             try JSONDecoder().decode(StatusUpdate.self, from: $0.blob(0))
         }
+    }
+
+    /// What was delivered to this node (the inbox), newest first.
+    public func received(limit: Int = 1000) throws -> [Summary] {
+        try db.query("SELECT \(Self.summaryColumns) FROM messages WHERE received_at IS NOT NULL ORDER BY received_at DESC, seq DESC LIMIT ?", limit, map: Self.summary)
     }
 
     public func messages(direction: String, limit: Int = 1000) throws -> [Summary] {

@@ -20,10 +20,14 @@ public struct Topology: Codable, Sendable {
         public var units: [Unit]
         /// IANA time zone of the agency (e.g. "Asia/Jakarta"); optional.
         public var timeZone: String?
+        /// A revoked agency is refused at the broker, but its key stays here so that what it
+        /// signed before stays verifiable.
+        public var revoked: Bool?
     }
     public struct Operator: Codable, Sendable {
         public var id: String
         public var publicKey: String
+        public var revoked: Bool?
     }
 
     public var brokers: [Broker]

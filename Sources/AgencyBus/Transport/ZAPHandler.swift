@@ -29,13 +29,16 @@ public struct ZAPHandler {
     private var admitted: [Data: PeerIdentity] = [:]
 
     public init(topology: Topology) {
-        for a in topology.agencies where !a.publicKey.isEmpty {
+        for a in topology.agencies where !a.publicKey.isEmpty && a.revoked != true {
             if let key = try? PublicKey(text: a.publicKey) { admitted[key.curvePublicKey] = .agency(a.id) }
         }
-        for o in topology.operators where !o.publicKey.isEmpty {
+        for o in topology.operators where !o.publicKey.isEmpty && o.revoked != true {
             if let key = try? PublicKey(text: o.publicKey) { admitted[key.curvePublicKey] = .operator(o.id) }
         }
     }
+
+    /// The admitted CURVE keys and whom each one identifies.
+    public var admittedKeys: [Data: PeerIdentity] { admitted }
 
     public struct Decision {
         public let reply: [Data]

@@ -27,6 +27,7 @@ public final class ZMQSocket {
 
     let handle: UnsafeMutableRawPointer
     private let context: ZMQContext  // strong: the context outlives its sockets
+    private var closed = false
 
     public init(context: ZMQContext, kind: Kind, linger: Int32 = 200) throws {
         guard let s = zmq_socket(context.handle, kind.raw) else {
@@ -37,7 +38,14 @@ public final class ZMQSocket {
         try setOption(ZMQ_LINGER, linger)
     }
 
-    deinit { zmq_close(handle) }
+    deinit { close() }
+
+    /// Closes the socket now (its connections drop; a listener releases its port).
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        zmq_close(handle)
+    }
 
     public func setOption(_ option: Int32, _ value: Int32) throws {
         var v = value
