@@ -22,7 +22,7 @@ let subscribeVerb = Verb(subscribeSpec) { args in
     }
     try start()
     let pingEvery = 5.0, silentAfter = 15.0
-    var lastHeard = Date(), lastPing = Date(), warned = false
+    var lastHeard = Date(), lastPing = Date(), warned = false, storeFailures = 0
     while !StopSignal.requested {
         var batch: [BrokerCommand] = []
         do {
@@ -36,7 +36,24 @@ let subscribeVerb = Verb(subscribeSpec) { args in
         if !batch.isEmpty {
             lastHeard = Date()
             if warned { printErr("connected to \(node.brokerDescription) again"); warned = false }
-            for event in try node.handle(batch, client: client) {
+            let events: [AgencyNode.Event]
+            do {
+                events = try node.handle(batch, client: client)
+                storeFailures = 0
+            } catch let e as SQLiteError {
+                // Nothing was committed, so nothing was receipted: the broker keeps these
+                // messages. Wait (backing off), then start a fresh session to get them again.
+                storeFailures += 1
+                let wait = min(30.0, pow(2.0, Double(min(storeFailures, 5))))
+                printErr("warning: the inbox cannot be written (\(e.isStorageFull ? "disk full" : e.message)); nothing was acknowledged and the broker keeps the messages; retrying in \(Int(wait)) s")
+                let until = Date().addingTimeInterval(wait)
+                while Date() < until && !StopSignal.requested { usleep(100_000) }
+                client = try node.connect()
+                try start()
+                lastHeard = Date()
+                continue
+            }
+            for event in events {
                 switch event {
                 case .received(_, let letter):
                     if json { Output.json(letterJSON(letter, status: "stored")) } else { Output.line(letterLine(letter, status: "stored")) }

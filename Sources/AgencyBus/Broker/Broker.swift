@@ -82,6 +82,10 @@ public final class Broker {
         try router.setOption(ZMQ_MAXMSGSIZE, Limits.maxWireMessageBytes)
         try router.setOption(ZMQ_SNDHWM, Int32(10_000))
         try router.setOption(ZMQ_RCVHWM, Int32(10_000))
+        // ZMTP heartbeats: a peer silent for 15 s (dead host, cut link) is disconnected by
+        // libzmq, so sends to it fail with EHOSTUNREACH instead of queueing forever.
+        try router.setOption(ZMQ_HEARTBEAT_IVL, Int32(5_000))
+        try router.setOption(ZMQ_HEARTBEAT_TIMEOUT, Int32(15_000))
         try router.makeCurveServer(secretKey: key.curveSecretKey, zapDomain: ZAPHandler.domain)
         do { try router.bind(endpoint) } catch let e as ZMQError {
             throw BrokerStartError("cannot listen on \(endpoint): \(String(cString: zmq_strerror(e.code)))")

@@ -14,9 +14,13 @@ public final class BrokerClient {
         try socket.makeCurveClient(publicKey: identity.publicKey.curvePublicKey, secretKey: identity.curveSecretKey,
                                    serverKey: brokerKey.curvePublicKey)
         try socket.setOption(ZMQ_MAXMSGSIZE, Limits.maxWireMessageBytes)
-        // libzmq reconnects by itself: first after 100 ms, doubling up to 5 s.
-        try socket.setOption(ZMQ_RECONNECT_IVL, Int32(100))
-        try socket.setOption(ZMQ_RECONNECT_IVL_MAX, Int32(5_000))
+        // libzmq reconnects by itself, doubling the interval up to the cap. Jitter spreads
+        // the reconnects of hundreds of nodes after a broker restart or a WAN outage.
+        try socket.setOption(ZMQ_RECONNECT_IVL, Int32(100 + Int32.random(in: 0...200)))
+        try socket.setOption(ZMQ_RECONNECT_IVL_MAX, Int32(5_000 + Int32.random(in: 0...2_000)))
+        // ZMTP heartbeats detect a dead broker or a cut link within about 15 s.
+        try socket.setOption(ZMQ_HEARTBEAT_IVL, Int32(5_000))
+        try socket.setOption(ZMQ_HEARTBEAT_TIMEOUT, Int32(15_000))
         try socket.setOption(ZMQ_SNDHWM, Int32(10_000))
         try socket.setOption(ZMQ_RCVHWM, Int32(10_000))
         try socket.connect(endpoint)
