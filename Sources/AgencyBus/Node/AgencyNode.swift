@@ -87,6 +87,27 @@ public final class AgencyNode {
     /// Builds, checks, signs and durably stores a letter in the outbox. Throws NodeError.data
     /// (with the field) for anything wrong, before anything is stored.
     public func compose(_ draft: Draft) throws -> Envelope {
+        try compose(batch: [draft])[0]
+    }
+
+    /// Composes many letters and stores them in the outbox in one durable transaction (a
+    /// circular split per recipient, a load test). All or nothing: any bad draft throws first.
+    public func compose(batch drafts: [Draft]) throws -> [Envelope] {
+        let sealed = try drafts.map { try seal($0) }
+        try store.db.inTransaction {
+            for (envelope, letter) in sealed {
+                try store.insert(envelope, direction: "out", state: "queued", subject: letter.subject,
+                                 attachments: letter.attachments, recipients: letter.recipientAgencies)
+            }
+        }
+        for (envelope, letter) in sealed {
+            log.debug("letter queued", ["message.id": envelope.id, "recipients": letter.recipientAgencies.count])
+        }
+        return sealed.map(\.0)
+    }
+
+    /// Builds, checks and signs one letter (nothing stored yet).
+    func seal(_ draft: Draft) throws -> (Envelope, Letter) {
         let from = Address(agency: agency, unit: draft.fromUnit)
         do {
             try topology.check(from, field: "from-unit")
@@ -119,13 +140,7 @@ public final class AgencyNode {
                             subject: draft.subject, body: draft.body, classification: draft.classification,
                             urgency: draft.urgency, replyTo: draft.replyTo, attachments: infos)
         do { try letter.validate() } catch let e as ValidationError { throw NodeError.data(e.description) }
-        let envelope = try Envelope.seal(letter, attachments: blobs, with: key)
-        try store.db.inTransaction {
-            try store.insert(envelope, direction: "out", state: "queued", subject: letter.subject,
-                             attachments: infos, recipients: letter.recipientAgencies)
-        }
-        log.info("letter queued", ["message.id": id, "recipients": letter.recipientAgencies.count])
-        return envelope
+        return (try Envelope.seal(letter, attachments: blobs, with: key), letter)
     }
 
     // MARK: - Talking to the broker
