@@ -25,7 +25,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  say() { printf '\n== %s\n' "$*"; }
+fi
 # wait_for FILE PATTERN COUNT: wait (max 20 s) until FILE has COUNT lines matching PATTERN.
 wait_for() {
   for _ in $(seq 1 200); do

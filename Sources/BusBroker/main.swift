@@ -32,6 +32,9 @@ let runSpec = CommandSpec(
         OptionSpec("bind", value: "ENDPOINT", help: "Listen here instead of the topology's endpoint (e.g. tcp://127.0.0.1:*)"),
         OptionSpec("ready-file", value: "FILE", help: "Write the bound endpoint to FILE once ready"),
         OptionSpec("check", help: "Validate the topology, print what is wrong, and exit"),
+        OptionSpec("metrics", value: "HOST:PORT", help: "Serve Prometheus metrics at http://HOST:PORT/metrics (loopback, e.g. 127.0.0.1:9464)"),
+        OptionSpec("metrics-allow-remote", help: "Allow --metrics on a non-loopback address"),
+        OptionSpec("metrics-ready-file", value: "FILE", help: "Write the bound metrics HOST:PORT to FILE (with --metrics HOST:0)"),
     ] + logOptions)
 
 let keygenSpec = CommandSpec(
@@ -67,11 +70,33 @@ func runBroker(_ args: ParsedArguments) throws -> Int32 {
     config.bindEndpoint = args.value("bind")
     config.readyFile = args.value("ready-file")
     let log = try makeLogger(args, spec: runSpec)
+    let metrics = try metricsServer(args)
     StopSignal.install()
     StopSignal.installReload()
     let broker = try Broker(config: config, logger: log)
+    if let metrics {
+        broker.enableMetrics(metrics)
+        if let file = args.value("metrics-ready-file") { try (metrics.boundAddress + "\n").write(toFile: file, atomically: true, encoding: .utf8) }
+    }
     try broker.run(shouldStop: { StopSignal.requested }, shouldReload: { StopSignal.takeReloadRequest() })
     return ExitCode.ok
+}
+
+/// The metrics listener of --metrics, bound before the broker starts so that a wrong address
+/// (usage, exit 64) or a taken port (exit 78) changes nothing.
+func metricsServer(_ args: ParsedArguments) throws -> MetricsServer? {
+    guard let address = args.value("metrics") else {
+        if args.flag("metrics-allow-remote") || args.has("metrics-ready-file") {
+            throw UsageError("--metrics-allow-remote and --metrics-ready-file go with --metrics HOST:PORT", spec: runSpec)
+        }
+        return nil
+    }
+    do {
+        return try MetricsServer(address: address, allowRemote: args.flag("metrics-allow-remote"))
+    } catch let e as MetricsServerError {
+        if e.isUsage { throw UsageError(e.description, spec: runSpec) }
+        throw BrokerStartError(e.description)
+    }
 }
 
 func runKeygen(_ args: ParsedArguments) throws -> Int32 {

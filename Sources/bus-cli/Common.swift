@@ -12,12 +12,27 @@ func nodeDirectory(_ args: ParsedArguments, spec: CommandSpec) throws -> String 
     throw UsageError("missing required option '--node <DIR>' (or set AGENCYBUS_NODE)", spec: spec)
 }
 
-func cliLogger(_ args: ParsedArguments) -> Logger {
-    Logger(label: "bus-cli", minimum: args.flag("verbose") ? .debug : .warning)
+/// --log-format/--log-level on the long-running verbs (subscribe, tail, watch).
+let logOptions = [
+    OptionSpec("log-format", value: "FORMAT", help: "logfmt (default) or json; or set AGENCYBUS_LOG_FORMAT"),
+    OptionSpec("log-level", value: "LEVEL", help: "debug, info, warning (default) or error; or set AGENCYBUS_LOG_LEVEL"),
+]
+
+/// The logger: --log-format/--log-level, else --verbose (debug), else AGENCYBUS_LOG_FORMAT /
+/// AGENCYBUS_LOG_LEVEL, else logfmt at warning. A bad value is a usage error naming its source.
+func cliLogger(_ args: ParsedArguments, spec: CommandSpec) throws -> Logger {
+    do {
+        let s = try LogSettings.resolve(format: args.value("log-format"), level: args.value("log-level"),
+                                        verbose: args.flag("verbose"), environment: ProcessInfo.processInfo.environment,
+                                        defaultLevel: .warning)
+        return Logger(label: "bus-cli", minimum: s.level, format: s.format)
+    } catch let e as LogSettings.Invalid {
+        throw UsageError(e.description, spec: spec)
+    }
 }
 
 func openNode(_ args: ParsedArguments, spec: CommandSpec) throws -> AgencyNode {
-    try AgencyNode(directory: try nodeDirectory(args, spec: spec), logger: cliLogger(args))
+    try AgencyNode(directory: try nodeDirectory(args, spec: spec), logger: try cliLogger(args, spec: spec))
 }
 
 /// Splits `a,b` lists and repeated options into addresses; errors name the option.

@@ -9,7 +9,7 @@ let subscribeSpec = CommandSpec(
     once, also into a pipe or a file. Also sends what waits in the outbox. Runs until
     interrupted (SIGINT/SIGTERM), and reconnects by itself when the broker goes away.
     """,
-    options: [nodeOption, jsonOption, verboseOption])
+    options: [nodeOption, jsonOption, verboseOption] + logOptions)
 
 let subscribeVerb = Verb(subscribeSpec) { args in
     let node = try openNode(args, spec: subscribeSpec)

@@ -285,14 +285,14 @@ final class Harness {
 
     /// Starts the broker and waits for its ready file. Without `bind` it listens on a port
     /// the kernel picks, and the topology is pointed at it before any node starts.
-    func startBroker(bind: String? = nil, timeout: Double = 10) async throws {
+    func startBroker(bind: String? = nil, timeout: Double = 10, extraArguments: [String] = []) async throws {
         if let broker, broker.isRunning { throw HarnessError("the broker is already running") }
         let readyFile = directory.file("broker.ready")
         try? FileManager.default.removeItem(atPath: readyFile)
         let child = try ChildProcess(
             executable: Self.executable("bus-broker"),
             arguments: ["--topology", topologyPath, "--broker", brokerID, "--data", brokerData,
-                        "--bind", bind ?? "tcp://127.0.0.1:*", "--ready-file", readyFile, "--log-level", "debug"],
+                        "--bind", bind ?? "tcp://127.0.0.1:*", "--ready-file", readyFile, "--log-level", "debug"] + extraArguments,
             logDirectory: logs, name: nextName("bus-broker"))
         children.append(child)
         broker = child

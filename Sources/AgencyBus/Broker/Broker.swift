@@ -47,6 +47,8 @@ public final class Broker {
     var sessions: [String: DeliverySession] = [:]
     /// Connections whose session another SUBSCRIBE of the same agency took over (bounded).
     var replacedSessions: [[UInt8]: String] = [:]
+    /// Counters, operator streams and metrics (Broker+Monitoring.swift).
+    let monitor = BrokerMonitor(startedAt: .now())
 
     public init(config: BrokerConfig, logger: Logger) throws {
         self.config = config
@@ -150,6 +152,7 @@ public final class Broker {
             let ready = try ZMQPoller.pollIn([router, zap], timeoutMs: 200)
             if ready[1] { try serveZAP() }
             if ready[0] { try serveRound() }
+            monitorTick()
             let now = Timestamp.now()
             if now.milliseconds - lastSweep.milliseconds > 1000 {
                 expireSessions(now: now)
@@ -175,7 +178,7 @@ public final class Broker {
     // MARK: - One round: read all, commit once, answer
 
     /// What a submission carries, decoded and checked (signature included) before the commit.
-    enum Payload {
+    enum Payload: Sendable {
         case letter(Letter)
         case disposition(Disposition)
         case status(StatusUpdate)
@@ -192,12 +195,14 @@ public final class Broker {
 
     func serveRound() throws {
         var submissions: [Submission] = []
+        var unchecked: [(routingID: [UInt8], agency: String, envelope: Envelope)] = []
         var receipts: [ReceiptInput] = []
         var batchBytes = 0
         while submissions.count < 512, batchBytes < 64 << 20, let msg = try router.receive(dontWait: true) {
             guard msg.frames.count >= 1 else { continue }
             let routingID = [UInt8](msg.frames[0])
             batchBytes += msg.frames.reduce(0) { $0 + $1.count }
+            noteReceived(msg, routingID: routingID)
             guard let userID = msg.userId, let who = PeerIdentity(userID: userID) else {
                 // Cannot happen with ZAP enforcing CURVE; refuse rather than trust.
                 reply(routingID, .refused(id: "-", code: .forbidden, reason: "unauthenticated connection"))
@@ -217,6 +222,7 @@ public final class Broker {
                 answerTrace(id: id, who: who, routingID: routingID)
                 continue
             }
+            if serveOperatorCommand(command, who: who, routingID: routingID) { continue }
             guard case .agency(let agency) = who else {
                 reply(routingID, .refused(id: "-", code: .forbidden, reason: "operators may not use \(command.name)"))
                 continue
@@ -231,13 +237,7 @@ public final class Broker {
             case .subscribe:
                 subscribe(agency: agency, routingID: routingID)
             case .submit(let envelope):
-                do {
-                    submissions.append(Submission(routingID: routingID, agency: agency, envelope: envelope,
-                                                  payload: try check(submission: envelope, agency: agency)))
-                } catch let e as ProtocolError {
-                    log.warning("submission refused", ["agency": agency, "message.id": envelope.id, "code": e.code.rawValue, "reason": e.reason])
-                    reply(routingID, .refused(id: envelope.id, code: e.code, reason: e.reason))
-                }
+                unchecked.append((routingID, agency, envelope))
             case .receipt(let envelope):
                 do {
                     let r = try check(receipt: envelope, agency: agency)
@@ -246,17 +246,47 @@ public final class Broker {
                     log.warning("receipt refused", ["agency": agency, "message.id": envelope.id, "code": e.code.rawValue, "reason": e.reason])
                     reply(routingID, .refused(id: envelope.id, code: e.code, reason: e.reason))
                 }
-            case .trace:
+            case .trace, .stats, .watch:
                 break  // answered above
+            }
+        }
+        // Signature checks and JSON decoding dominate a round's CPU; they need no store, so
+        // they run on both cores. Results keep arrival order.
+        let checked = Self.checkAll(unchecked, topology: topology)
+        for (input, result) in zip(unchecked, checked) {
+            switch result {
+            case .success(let payload):
+                submissions.append(Submission(routingID: input.routingID, agency: input.agency, envelope: input.envelope, payload: payload))
+            case .failure(let e):
+                log.warning("submission refused", ["agency": input.agency, "message.id": input.envelope.id, "code": e.code.rawValue, "reason": e.reason])
+                reply(input.routingID, .refused(id: input.envelope.id, code: e.code, reason: e.reason))
             }
         }
         guard !submissions.isEmpty || !receipts.isEmpty else { return }
         commit(submissions: submissions, receipts: receipts)
     }
 
+    /// Runs `check(submission:)` over a round's submissions, in parallel when there are enough
+    /// to pay for it. Pure: reads only the topology value.
+    static func checkAll(_ inputs: [(routingID: [UInt8], agency: String, envelope: Envelope)], topology: Topology)
+        -> [Result<Payload, ProtocolError>] {
+        @Sendable func one(_ i: Int) -> Result<Payload, ProtocolError> {
+            do { return .success(try check(submission: inputs[i].envelope, agency: inputs[i].agency, topology: topology)) }
+            catch let e as ProtocolError { return .failure(e) }
+            catch { return .failure(ProtocolError(.malformed, "\(error)")) }
+        }
+        guard inputs.count >= 8 else { return inputs.indices.map(one) }
+        let results = ResultSlots<Result<Payload, ProtocolError>>(count: inputs.count)
+        let chunks = 2
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            for i in stride(from: c, to: inputs.count, by: chunks) { results.set(i, one(i)) }
+        }
+        return results.values()
+    }
+
     /// The checks that need no store: who signs, clock, fields and limits, recipients known,
     /// signature. Throws ProtocolError naming the field or reason.
-    func check(submission envelope: Envelope, agency: String) throws -> Payload {
+    static func check(submission envelope: Envelope, agency: String, topology: Topology) throws -> Payload {
         guard envelope.signerID == agency else {
             throw ProtocolError(.forbidden, "from: the message says '\(envelope.common.from)' but this connection is agency '\(agency)'")
         }
@@ -275,9 +305,11 @@ public final class Broker {
             }
         }
         let payload: Payload
+        var decodedLetter: Letter?
         switch envelope.kind {
         case "letter":
             let letter = try envelope.decode(Letter.self)
+            decodedLetter = letter
             try valid { try letter.validate(); try topology.check(letter.sender, field: "from") }
             try known(letter.to, field: "to")
             try known(letter.cc, field: "cc")
@@ -297,7 +329,7 @@ public final class Broker {
         guard let publicKey = topology.publicKey(ofAgency: agency) else {
             throw ProtocolError(.forbidden, "agency '\(agency)' has no publicKey in the broker's topology")
         }
-        try envelope.verify(with: publicKey)
+        try envelope.verify(with: publicKey, letter: decodedLetter)
         return payload
     }
 
@@ -320,6 +352,7 @@ public final class Broker {
     /// undo the others and a disposition may build on one accepted earlier in the same round.
     func commit(submissions: [Submission], receipts: [ReceiptInput]) {
         let now = Timestamp.now()
+        beginStagedEvents()
         var touched = Set<String>()
         var accepted: [Submission] = []
         var receipted: [(agency: String, ids: [String])] = []
@@ -332,16 +365,19 @@ public final class Broker {
                         accepted.append(s)
                         if fresh {
                             log.info("message accepted", ["message.id": s.envelope.id, "kind": s.envelope.kind, "agency": s.agency])
+                            stageAccepted(s, now: now)
                         }
                     } catch let e as ProtocolError {
                         refusals.append((s.routingID, s.envelope.id, e))
                     }
                 }
                 for r in receipts {
+                    let mark = stagedMark()
                     do {
                         try store.db.inTransaction { try apply(receipt: r.receipt, envelope: r.envelope, agency: r.agency, now: now, touched: &touched) }
                         receipted.append((r.agency, r.receipt.items.map(\.id)))
                     } catch let e as ProtocolError {
+                        rollbackStaged(to: mark)
                         refusals.append((r.routingID, r.envelope.id, e))
                     }
                 }
@@ -356,6 +392,7 @@ public final class Broker {
             for r in receipts { reply(r.routingID, .refused(id: r.envelope.id, code: code, reason: "broker storage problem; the receipt was not recorded")) }
             return
         }
+        publishStagedEvents()
         // Durable now: the receipted deliveries leave their session's window.
         for r in receipted { for id in r.ids { sessions[r.agency]?.receipted(messageID: id) } }
         let committed = Timestamp.now()
@@ -493,6 +530,7 @@ public final class Broker {
             if try store.close(deliverySeq: d.seq, state: state, reason: item.reason, at: now) {
                 log.info(state == .stored ? "message delivered" : "message rejected by recipient",
                          ["message.id": item.id, "recipient": agency])
+                stageDelivery(d, id: item.id, recipient: agency, stored: state == .stored, reason: item.reason, now: now)
                 if tracked, let it = try store.item(id: item.id) {
                     let sentAt = sessions[agency]?.inFlight[item.id]?.sentAt ?? now
                     try store.recordEvent(TraceEvent(letter: it.letterID, item: it.id, kind: "delivered", at: min(sentAt, now),
@@ -568,14 +606,17 @@ public final class Broker {
             }
             if batch.isEmpty { return }
             for d in batch {
-                guard let envelope = try? store.envelope(id: d.messageID) else {
+                guard let attachments = try? store.attachmentData(messageSeq: d.messageSeq) else {
                     log.error("stored message unreadable", ["message.id": d.messageID])
                     session.cursor = d.seq
                     continue
                 }
+                // The stored bytes go out as they came in: DELIVER | header | signature | attachments.
+                let frames = [Data(session.routingID), Protocol.signature, Data("DELIVER".utf8), d.header, d.signature] + attachments
                 do {
-                    try router.send([Data(session.routingID)] + BrokerCommand.deliver(envelope).encode(), dontWait: true)
+                    try router.send(frames, dontWait: true)
                     session.sent(messageID: d.messageID, deliverySeq: d.seq, at: .now())
+                    noteSent(frames)
                 } catch let e as ZMQError where e.isWouldBlock {
                     return  // the node's pipe is full; resume on its next receipt
                 } catch {
@@ -596,10 +637,33 @@ public final class Broker {
     }
 
     func reply(_ routingID: [UInt8], _ command: BrokerCommand) {
+        noteReply(routingID, command)
         do {
             try router.send([Data(routingID)] + command.encode(), dontWait: true)
         } catch {
             log.warning("cannot answer peer", ["command": command.name, "error": "\(error)"])
         }
+    }
+}
+
+/// Slots filled from several threads at once (parallel checks), read after they all finished.
+// @unchecked Sendable: every access goes through `lock`.
+final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ value: T) {
+        lock.lock()
+        slots[i] = value
+        lock.unlock()
+    }
+
+    /// Every slot, in order; each must have been set (a missing one is our bug).
+    func values() -> [T] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0! }
     }
 }

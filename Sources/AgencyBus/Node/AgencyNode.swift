@@ -28,6 +28,8 @@ public final class AgencyNode {
             log.warning("topology lists another key for this agency", ["agency": me.id, "topology.key": me.publicKey, "node.key": key.publicKey.text])
         }
         store = try NodeStore(path: NodeConfig.inboxPath(in: directory))
+        // Agenda days and years follow the agency's zone (topology `timeZone`, else local).
+        try store.prepareRegistry(calendar: AgencyCalendar(identifier: me.timeZone))
         topologyModified = Self.modified(config.topology)
     }
 
@@ -213,6 +215,8 @@ public final class AgencyNode {
                     events.append(.pong(state))
                 case .traced(let json):
                     if let report = try? JSONDecoder().decode(TraceReport.self, from: json) { events.append(.traced(report)) }
+                case .stats, .event:
+                    break  // the operator stream; never sent to an agency's connection
                 }
             }
         }
@@ -263,8 +267,8 @@ public final class AgencyNode {
             }
             let letter: Letter
             do {
-                try envelope.verify(with: senderKey)
                 letter = try envelope.decode(Letter.self)
+                try envelope.verify(with: senderKey, letter: letter)
                 try letter.validate()
                 // Not necessarily addressed to us: a letter also reaches the holders of a
                 // disposition on it. The broker routes; the signature proves the content.

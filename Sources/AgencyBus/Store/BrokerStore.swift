@@ -107,14 +107,26 @@ public final class BrokerStore {
     public struct PendingDelivery {
         public let seq: Int64
         public let messageID: String
+        public let messageSeq: Int64
+        /// The stored signed bytes, forwarded verbatim (never re-encoded).
+        public let header: Data
+        public let signature: Data
     }
 
-    /// Pending deliveries for `recipient` after `cursor`, in acceptance order.
+    /// Pending deliveries for `recipient` after `cursor`, in acceptance order, with the
+    /// message bytes (one query; attachments come from `attachmentData`).
     public func pending(for recipient: String, after cursor: Int64, limit: Int) throws -> [PendingDelivery] {
         try db.query("""
-            SELECT d.seq, m.id FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+            SELECT d.seq, m.id, m.seq, m.header, m.signature FROM deliveries d JOIN messages m ON m.seq = d.message_seq
             WHERE d.recipient = ? AND d.state = 0 AND d.seq > ? ORDER BY d.seq LIMIT ?
-            """, recipient, cursor, limit) { PendingDelivery(seq: $0.int(0), messageID: $0.text(1)) }
+            """, recipient, cursor, limit) {
+            PendingDelivery(seq: $0.int(0), messageID: $0.text(1), messageSeq: $0.int(2), header: $0.blob(3), signature: $0.blob(4))
+        }
+    }
+
+    /// The attachment frames of a stored message, in order.
+    public func attachmentData(messageSeq: Int64) throws -> [Data] {
+        try db.query("SELECT data FROM attachments WHERE message_seq = ? ORDER BY idx", messageSeq) { $0.blob(0) }
     }
 
     /// Loads a whole envelope for delivery.
@@ -132,16 +144,21 @@ public final class BrokerStore {
         public let messageSender: String
         public let messageHash: Data
         public let messageKind: String
+        /// When the broker accepted the message (ms since the epoch), for delivery latency.
+        public var messageAcceptedAt: Int64 = 0
+        /// Header plus attachment bytes of the message.
+        public var messageSize: Int64 = 0
     }
 
     /// The delivery of message `id` to `recipient`.
     public func delivery(messageID id: String, recipient: String) throws -> DeliveryRow? {
         try db.queryOne("""
-            SELECT d.seq, d.state, m.sender, m.hash, m.kind FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+            SELECT d.seq, d.state, m.sender, m.hash, m.kind, m.accepted_at, m.size FROM deliveries d JOIN messages m ON m.seq = d.message_seq
             WHERE m.id = ? AND d.recipient = ?
             """, id, recipient) {
             DeliveryRow(seq: $0.int(0), state: DeliveryState(rawValue: $0.int(1)) ?? .pending,
-                        messageSender: $0.text(2), messageHash: $0.blob(3), messageKind: $0.text(4))
+                        messageSender: $0.text(2), messageHash: $0.blob(3), messageKind: $0.text(4),
+                        messageAcceptedAt: $0.int(5), messageSize: $0.int(6))
         }
     }
 
@@ -160,6 +177,39 @@ public final class BrokerStore {
             out[r] = n
         }
         return out
+    }
+
+    // MARK: - Monitoring
+
+    /// Undelivered mail of one recipient agency.
+    public struct QueueEntry: Sendable, Equatable {
+        public let recipient: String
+        public let depth: Int
+        /// `accepted_at` (ms since the epoch) of the oldest pending message.
+        public let oldestAcceptedAt: Int64
+    }
+
+    /// Depth and oldest acceptance time of every recipient's pending deliveries, in one
+    /// GROUP BY. It walks only the pending rows through the partial index `deliveries_pending`
+    /// (state = 0), so its cost follows what is queued, not the history.
+    public func queueSummary() throws -> [QueueEntry] {
+        try db.query(Self.queueSummarySQL) {
+            QueueEntry(recipient: $0.text(0), depth: Int($0.int(1)), oldestAcceptedAt: $0.int(2))
+        }
+    }
+
+    /// A test checks with EXPLAIN QUERY PLAN that SQLite walks `deliveries_pending` for it.
+    static let queueSummarySQL = """
+        SELECT d.recipient, COUNT(*), MIN(m.accepted_at)
+        FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+        WHERE d.state = 0 GROUP BY d.recipient
+        """
+
+    /// Bytes of the main database file (page_count × page_size; the WAL is not counted).
+    public func storeBytes() throws -> Int64 {
+        let pages = try db.queryOne("PRAGMA page_count") { $0.int(0) } ?? 0
+        let size = try db.queryOne("PRAGMA page_size") { $0.int(0) } ?? 0
+        return pages * size
     }
 
     // MARK: - Items, holders and trace events (dispositions and tracking)

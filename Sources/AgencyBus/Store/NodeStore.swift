@@ -5,6 +5,8 @@ import Foundation
 /// and the signed evidence (broker acceptances, recipients' receipts).
 public final class NodeStore {
     public let db: SQLiteConnection
+    /// The agency's time zone and clock for agenda numbers and days (see `prepareRegistry`).
+    public var calendar: AgencyCalendar = .local
 
     static let migrations: [(id: String, sql: String)] = [
         ("001-messages", """
@@ -74,6 +76,7 @@ public final class NodeStore {
         UPDATE messages SET received_at = stored_at WHERE direction = 'in';
         CREATE INDEX messages_received ON messages (received_at, seq) WHERE received_at IS NOT NULL;
         """),
+        ("004-registry", NodeStore.registryMigration),  // agenda, search, archive: NodeStore+Registry.swift
     ]
 
     public init(path: String) throws {
@@ -97,8 +100,8 @@ public final class NodeStore {
             """, envelope.id, envelope.kind, direction, envelope.common.from, subject, envelope.header,
                    envelope.signature, envelope.hash, envelope.common.created, Timestamp.now().milliseconds, state,
                    letterID ?? (envelope.kind == "letter" ? envelope.id : nil), parentID, due)
+        let seq = db.lastInsertRowID  // before markReceived, which may insert an agenda row
         if direction == "in" { try markReceived(id: envelope.id) }
-        let seq = db.lastInsertRowID
         for (i, (info, data)) in zip(attachments, envelope.attachments).enumerated() {
             try db.run("INSERT INTO attachments (message_seq, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        seq, i, info.name, info.mediaType, info.size, info.sha256, data)
@@ -106,6 +109,7 @@ public final class NodeStore {
         for r in recipients {
             try db.run("INSERT INTO deliveries (message_seq, recipient) VALUES (?, ?)", seq, r)
         }
+        try registerStored(seq: seq, envelope: envelope, direction: direction, subject: subject, attachments: attachments)
         return true
     }
 
@@ -113,6 +117,7 @@ public final class NodeStore {
     /// node sent to (among others) its own agency is in its inbox too.
     public func markReceived(id: String) throws {
         try db.run("UPDATE messages SET received_at = ? WHERE id = ? AND received_at IS NULL", Timestamp.now().milliseconds, id)
+        if db.changes > 0 { try registerReceived(id: id) }  // its IN agenda number, same transaction
     }
 
     public func setState(id: String, state: String, reason: String? = nil, acceptedAt: String? = nil) throws {

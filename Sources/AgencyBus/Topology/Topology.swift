@@ -28,7 +28,12 @@ public struct Topology: Codable, Sendable {
         public var id: String
         public var publicKey: String
         public var revoked: Bool?
+        /// Grants this operator letter content (subject, body, notes) on the operator stream.
+        /// Absent or false: metadata only (ids, kinds, agencies, sizes, times, reasons).
+        public var content: Bool?
     }
+
+    public func `operator`(_ id: String) -> Operator? { operators.first { $0.id == id } }
 
     public var brokers: [Broker]
     public var agencies: [Agency]

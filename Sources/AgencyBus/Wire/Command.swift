@@ -18,6 +18,10 @@ public enum ClientCommand {
     case ping
     /// Ask for the route of a letter (by its id or the id of any disposition in its tree).
     case trace(id: String)
+    /// Operators only: one statistics snapshot (answered STATS).
+    case stats
+    /// Operators only: make this connection an operator stream (EVENTs and a STATS a second).
+    case watch
 
     public var name: String {
         switch self {
@@ -26,6 +30,8 @@ public enum ClientCommand {
         case .receipt: return "RECEIPT"
         case .ping: return "PING"
         case .trace: return "TRACE"
+        case .stats: return "STATS"
+        case .watch: return "WATCH"
         }
     }
 
@@ -33,7 +39,7 @@ public enum ClientCommand {
         let head = [Protocol.signature, Data(name.utf8)]
         switch self {
         case .submit(let e), .receipt(let e): return head + e.frames
-        case .subscribe, .ping: return head
+        case .subscribe, .ping, .stats, .watch: return head
         case .trace(let id): return head + [Data(id.utf8)]
         }
     }
@@ -60,6 +66,12 @@ public enum ClientCommand {
                 throw ProtocolError(.malformed, "TRACE has one frame: a message id (ULID)")
             }
             return .trace(id: id)
+        case "STATS":
+            guard args.isEmpty else { throw ProtocolError(.malformed, "STATS takes no arguments") }
+            return .stats
+        case "WATCH":
+            guard args.isEmpty else { throw ProtocolError(.malformed, "WATCH takes no arguments") }
+            return .watch
         default:
             throw ProtocolError(.malformed, "unknown command '\(name.prefix(32))'")
         }
@@ -80,6 +92,10 @@ public enum BrokerCommand {
     case pong(SessionState)
     /// Answer to TRACE: a TraceReport as JSON.
     case traced(Data)
+    /// Operators: a BrokerStatsSnapshot as JSON (answer to STATS, and every second on a WATCH stream).
+    case stats(Data)
+    /// Operators: one BrokerEvent as JSON on a WATCH stream.
+    case event(Data)
 
     public var name: String {
         switch self {
@@ -89,6 +105,8 @@ public enum BrokerCommand {
         case .deliver: return "DELIVER"
         case .subscribed: return "SUBSCRIBED"
         case .pong: return "PONG"
+        case .stats: return "STATS"
+        case .event: return "EVENT"
         }
     }
 
@@ -99,7 +117,7 @@ public enum BrokerCommand {
         case .refused(let id, let code, let reason): return head + [Data(id.utf8), Data(code.rawValue.utf8), Data(reason.utf8)]
         case .subscribed(let agency): return head + [Data(agency.utf8)]
         case .pong(let state): return head + [Data(state.rawValue.utf8)]
-        case .traced(let json): return head + [json]
+        case .traced(let json), .stats(let json), .event(let json): return head + [json]
         }
     }
 
@@ -134,6 +152,12 @@ public enum BrokerCommand {
                 throw ProtocolError(.malformed, "PONG has one frame: 0, 1 or 2")
             }
             return .pong(state)
+        case "STATS":
+            guard a.count == 1 else { throw ProtocolError(.malformed, "STATS has one JSON frame") }
+            return .stats(a[0])
+        case "EVENT":
+            guard a.count == 1 else { throw ProtocolError(.malformed, "EVENT has one JSON frame") }
+            return .event(a[0])
         default:
             throw ProtocolError(.malformed, "unknown command '\(name.prefix(32))'")
         }

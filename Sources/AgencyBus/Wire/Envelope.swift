@@ -58,6 +58,7 @@ public struct Envelope: Sendable {
         self.signature = signature
         self.attachments = attachments
         self.common = common
+        self.hash = SHA256.hash(header)
     }
 
     public var id: String { common.id }
@@ -67,7 +68,8 @@ public struct Envelope: Sendable {
     public var signerID: String { String(common.from.split(separator: "/", maxSplits: 1).first ?? "") }
 
     /// SHA-256 of the header bytes; it binds the attachments too (their hashes are inside).
-    public var hash: Data { SHA256.hash(header) }
+    /// Computed once: it is used for idempotency, storage, acceptances and receipts.
+    public let hash: Data
 
     /// Decodes the header as a specific kind.
     public func decode<H: Decodable>(_ type: H.Type) throws -> H {
@@ -79,11 +81,16 @@ public struct Envelope: Sendable {
     /// Checks the signature with `key`, then (for letters) that every attachment frame
     /// matches the size and SHA-256 the signed header gives for it.
     public func verify(with key: PublicKey) throws {
+        try verify(with: key, letter: kind == "letter" ? try decode(Letter.self) : nil)
+    }
+
+    /// The same, with the letter header already decoded (saves decoding it twice on hot paths).
+    public func verify(with key: PublicKey, letter: Letter?) throws {
         guard key.verify(signature: signature, of: header) else {
             throw ProtocolError(.badSignature, "signature does not verify with \(signerID)'s key")
         }
         if kind == "letter" {
-            let letter = try decode(Letter.self)
+            guard let letter else { throw ProtocolError(.malformed, "letter header not decoded") }
             guard letter.attachments.count == attachments.count else {
                 throw ProtocolError(.malformed, "header lists \(letter.attachments.count) attachments but \(attachments.count) came")
             }

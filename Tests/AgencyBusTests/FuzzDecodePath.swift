@@ -1,0 +1,1 @@
+../../Fuzz/FuzzDecodePath.swift
