@@ -62,7 +62,9 @@ struct BrokerStatsTests {
         #expect(s.latency.samples == 3 && s.latency.count == 3)
         #expect(s.latency.p50Ms == 200 && s.latency.p95Ms == 300 && s.latency.p99Ms == 300)
         #expect(abs(s.latency.sumSeconds - 0.6) < 1e-9)
-        #expect(abs(s.rates.acceptedPerSecond - 5.0 / 60) < 1e-9)
+        // The rate covers the last 60 one-second slots: the letter accepted at t0 is a full
+        // minute old at t0+60 and has left the window; the other four count.
+        #expect(abs(s.rates.acceptedPerSecond - 4.0 / 60) < 1e-9)
 
         // The snapshot survives JSON both ways (STATS frame).
         #expect(try BrokerStatsSnapshot.decode(s.json()) == s)
@@ -182,7 +184,7 @@ struct BrokerStatsTests {
     @Test func theWatchScreenPutsProblemsFirstAndFitsTheWindow() {
         var stats = BrokerStats(startedAt: t0)
         stats.record(BrokerEvent(ts: at(1), kind: .accepted, agency: "kemenpanrb"))
-        stats.record(BrokerEvent(ts: at(2), kind: .delivered, agency: "bappenas", latencyMs: 42))
+        stats.record(BrokerEvent(ts: at(3700), kind: .delivered, agency: "bappenas", latencyMs: 42))  // inside the 60 s latency window
         let agencies = ["anri", "bappenas", "kemenpanrb"] + (1...20).map { "pemkot-\($0)" }
         let s = stats.snapshot(now: at(3725), inputs(
             agencies: agencies,

@@ -219,9 +219,11 @@ final class Harness {
     /// The node directory of `agency`.
     func node(_ agency: String) -> String { directory.file("node-\(agency)") }
 
+    /// A log file name: numbered, and safe whatever the label holds (a label can be a path).
     private func nextName(_ base: String) -> String {
         sequence += 1
-        return String(format: "%03d-", sequence) + base
+        let safe = String(base.prefix(60).map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
+        return String(format: "%03d-", sequence) + safe
     }
 
     // MARK: - Commands

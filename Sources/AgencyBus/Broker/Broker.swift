@@ -495,11 +495,19 @@ public final class Broker {
     /// The message id of an undecodable SUBMIT when its header still names one, so the sender
     /// can match the refusal; "-" otherwise.
     static func bestEffortID(_ frames: [Data]) -> String {
-        guard frames.count >= 4, frames[2] == Data("SUBMIT".utf8), frames[3].count <= Limits.maxHeaderBytes,
-              let object = try? JSONSerialization.jsonObject(with: frames[3]) as? [String: Any],
-              let id = object["id"] as? String, MessageID.isValid(id) else { return "-" }
-        return id
+        guard frames.count >= 4, frames[2] == Data("SUBMIT".utf8), frames[3].count <= Limits.maxHeaderBytes else { return "-" }
+        if let object = try? JSONSerialization.jsonObject(with: frames[3]) as? [String: Any] {
+            guard let id = object["id"] as? String, MessageID.isValid(id) else { return "-" }
+            return id
+        }
+        // Not JSON (a number out of range, stray bytes): a literal "id":"<ULID>" still names it.
+        let text = String(decoding: frames[3], as: UTF8.self)
+        guard let match = text.firstMatch(of: idField) else { return "-" }
+        let id = String(match.1)
+        return MessageID.isValid(id) ? id : "-"
     }
+
+    nonisolated(unsafe) private static let idField = #/"id"\s*:\s*"([0-9A-Za-z]{26})"/#
 
     static func summary(_ fields: [String: Any]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: fields.filter { !($0.value is NSNull) }, options: [.sortedKeys])) ?? Data("{}".utf8)

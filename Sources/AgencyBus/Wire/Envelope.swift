@@ -81,14 +81,25 @@ public struct Envelope: Sendable {
     /// Checks the signature with `key`, then (for letters) that every attachment frame
     /// matches the size and SHA-256 the signed header gives for it.
     public func verify(with key: PublicKey) throws {
-        try verify(with: key, letter: kind == "letter" ? try decode(Letter.self) : nil)
+        // The signature first: a forged header is refused as forged, whatever it holds.
+        try verifySignature(with: key)
+        try verifyAttachments(letter: kind == "letter" ? try decode(Letter.self) : nil)
     }
 
     /// The same, with the letter header already decoded (saves decoding it twice on hot paths).
     public func verify(with key: PublicKey, letter: Letter?) throws {
+        try verifySignature(with: key)
+        try verifyAttachments(letter: letter)
+    }
+
+    private func verifySignature(with key: PublicKey) throws {
         guard key.verify(signature: signature, of: header) else {
             throw ProtocolError(.badSignature, "signature does not verify with \(signerID)'s key")
         }
+    }
+
+    /// Attachments travel outside the signed header; the header's sizes and SHA-256s bind them.
+    private func verifyAttachments(letter: Letter?) throws {
         if kind == "letter" {
             guard let letter else { throw ProtocolError(.malformed, "letter header not decoded") }
             guard letter.attachments.count == attachments.count else {
