@@ -3,10 +3,13 @@
 #   make test   installs what is missing, builds, and runs the whole test suite
 SHELL := /bin/bash
 SWIFT ?= swift
-DEBIAN_PACKAGES := libzmq3-dev libsqlite3-dev libsodium-dev
+# C libraries the package links against, and the tools the tests drive: iproute2 and iptables
+# for the emulated WAN (fault scenario 3), tmux for the `watch` terminal test, systemd for
+# `systemd-analyze verify` of the deploy/ units.
+DEBIAN_PACKAGES := libzmq3-dev libsqlite3-dev libsodium-dev libssl-dev iproute2 iptables tmux systemd
 BIN := .build/debug
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps build test test-faults fuzz verify-deploy demo clean
 
 all: build
 
@@ -26,6 +29,20 @@ build: deps
 
 test: build
 	AGENCYBUS_BIN=$(CURDIR)/$(BIN) $(SWIFT) test
+
+# The fault-injection suite at full scale (issue figures: 5,000 letters and 20 kills per
+# scenario, 10,000-letter backlog, 30 s WAN cut). `make test` runs the same scenarios shortened.
+# AGENCYBUS_FAULT_SEED=<seed> replays a run's kill points.
+test-faults: build
+	AGENCYBUS_FAULTS=full AGENCYBUS_BIN=$(CURDIR)/$(BIN) $(SWIFT) test --filter FaultTests
+
+# libFuzzer on the wire decoder and the envelope parser; FUZZ_SECONDS per target (see Fuzz/README.md).
+fuzz: deps
+	Fuzz/fuzz.sh
+
+# systemd-analyze verify on the units in deploy/ (also part of `make test`).
+verify-deploy: build
+	AGENCYBUS_BIN=$(CURDIR)/$(BIN) sh deploy/verify-units.sh
 
 demo: build
 	AGENCYBUS_BIN=$(CURDIR)/$(BIN) scripts/demo.sh

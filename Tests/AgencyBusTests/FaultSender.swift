@@ -24,6 +24,8 @@ final class FaultSender: @unchecked Sendable {
         /// Distinct letters the broker accepted (a signed acceptance names them).
         var accepted = 0
         var storageRefusals = 0
+        /// The last storage refusal, as "code: reason" (what the clerk would read).
+        var lastStorageRefusal: String?
         var otherRefusals: [String] = []
         var reconnects = 0
         var failure: String?
@@ -215,7 +217,10 @@ final class FaultSender: @unchecked Sendable {
                 case .refused(let id, let error):
                     outstanding.remove(id)
                     if error.code == .storageFull || error.code == .storageError {
-                        locked { progress.storageRefusals += 1 }
+                        locked {
+                            progress.storageRefusals += 1
+                            progress.lastStorageRefusal = "\(error.code.rawValue): \(error.reason)"
+                        }
                         if retryAt == nil { retryAt = Date().addingTimeInterval(storageBackoff) }
                         storageBackoff = min(storageBackoff * 2, 4)
                     } else {

@@ -49,6 +49,11 @@ public final class Broker {
     var replacedSessions: [[UInt8]: String] = [:]
     /// Counters, operator streams and metrics (Broker+Monitoring.swift).
     let monitor = BrokerMonitor(startedAt: .now())
+    /// Agencies whose receipts could not be recorded (store full or failing), with when: their
+    /// window was freed so delivery goes on, and their session is rewound after
+    /// `unrecordedReceiptRetryMilliseconds` so the deliveries are sent (and receipted) again.
+    var unrecordedReceipts: [String: Timestamp] = [:]
+    static let unrecordedReceiptRetryMilliseconds: Int64 = 5_000
 
     public init(config: BrokerConfig, logger: Logger) throws {
         self.config = config
@@ -156,6 +161,7 @@ public final class Broker {
             let now = Timestamp.now()
             if now.milliseconds - lastSweep.milliseconds > 1000 {
                 expireSessions(now: now)
+                retryUnrecordedReceipts(now: now)
                 lastSweep = now
             }
         }
@@ -389,7 +395,15 @@ public final class Broker {
                                      : "broker storage error; the letter stays in your outbox, try again later"
             log.error("commit failed", ["error": "\(error)", "submissions": submissions.count, "receipts": receipts.count])
             for s in submissions { reply(s.routingID, .refused(id: s.envelope.id, code: code, reason: reason)) }
-            for r in receipts { reply(r.routingID, .refused(id: r.envelope.id, code: code, reason: "broker storage problem; the receipt was not recorded")) }
+            for r in receipts {
+                reply(r.routingID, .refused(id: r.envelope.id, code: code, reason: "broker storage problem; the receipt was not recorded"))
+                // Keep delivering what the store holds: the window is freed as if receipted, and
+                // the session is rewound later so the unrecorded deliveries go out again (the
+                // node de-duplicates and receipts them once the store can record it).
+                for item in r.receipt.items { sessions[r.agency]?.receipted(messageID: item.id) }
+                if unrecordedReceipts[r.agency] == nil { unrecordedReceipts[r.agency] = Timestamp.now() }
+                pump(agency: r.agency)
+            }
             return
         }
         publishStagedEvents()
@@ -634,6 +648,19 @@ public final class Broker {
                     return
                 }
             }
+        }
+    }
+
+    /// Rewinds the sessions of agencies whose receipts went unrecorded a while ago: everything
+    /// still pending for them is delivered again, in acceptance order.
+    func retryUnrecordedReceipts(now: Timestamp) {
+        for (agency, since) in unrecordedReceipts where now.milliseconds - since.milliseconds >= Self.unrecordedReceiptRetryMilliseconds {
+            unrecordedReceipts[agency] = nil
+            guard sessions[agency] != nil else { continue }  // a new session starts from the beginning anyway
+            sessions[agency]?.cursor = 0
+            sessions[agency]?.inFlight.removeAll()
+            log.info("redelivering what was delivered while receipts could not be recorded", ["agency": agency])
+            pump(agency: agency)
         }
     }
 

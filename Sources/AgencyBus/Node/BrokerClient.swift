@@ -18,6 +18,9 @@ public final class BrokerClient {
         // the reconnects of hundreds of nodes after a broker restart or a WAN outage.
         try socket.setOption(ZMQ_RECONNECT_IVL, Int32(100 + Int32.random(in: 0...200)))
         try socket.setOption(ZMQ_RECONNECT_IVL_MAX, Int32(5_000 + Int32.random(in: 0...2_000)))
+        // A connect stuck in SYN retries (a WAN cut) is given up after 10 s and retried, so the
+        // node is back within seconds of the link returning, not after the kernel's ~2 minutes.
+        try socket.setOption(ZMQ_CONNECT_TIMEOUT, Int32(10_000))
         // ZMTP heartbeats detect a dead broker or a cut link within about 15 s.
         try socket.setOption(ZMQ_HEARTBEAT_IVL, Int32(5_000))
         try socket.setOption(ZMQ_HEARTBEAT_TIMEOUT, Int32(15_000))
