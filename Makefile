@@ -30,8 +30,8 @@ build: deps
 test: build
 	AGENCYBUS_BIN=$(CURDIR)/$(BIN) $(SWIFT) test
 
-# The fault-injection suite at full scale (issue figures: 5,000 letters and 20 kills per
-# scenario, 10,000-letter backlog, 30 s WAN cut). `make test` runs the same scenarios shortened.
+# The fault-injection suite at full scale (5,000 letters and 20 kills for the kill scenarios,
+# 2,000 letters over the WAN with a 30 s cut, a 10,000-letter backlog). `make test` runs them shortened.
 # AGENCYBUS_FAULT_SEED=<seed> replays a run's kill points.
 test-faults: build
 	AGENCYBUS_FAULTS=full AGENCYBUS_BIN=$(CURDIR)/$(BIN) $(SWIFT) test --filter FaultTests
