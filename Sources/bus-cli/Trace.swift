@@ -9,9 +9,13 @@ let traceSpec = CommandSpec(
     Each line shows the hop, where, when, and the latency from the hop before it; what is still
     open (not received, not read, not done) is marked '!', overdue dispositions in red on a TTY.
     The broker answers only agencies involved in the letter; to everyone else it is "not found".
+    Operators trace any letter with --operator DIR instead of --node; without the topology's
+    "content" grant they see the route without subjects or notes.
     """,
     arguments: [ArgumentSpec("ID", help: "A letter or disposition id")],
     options: [nodeOption,
+              OptionSpec("operator", value: "DIR", help: "Trace as an operator (instead of --node)"),
+              brokerOption,
               OptionSpec("timeout", value: "SECONDS", help: "How long to wait for the broker (default 10)"),
               jsonOption, verboseOption])
 
@@ -19,8 +23,13 @@ let traceVerb = Verb(traceSpec) { args in
     let id = args.positionals[0]
     let timeout = try timeoutOption(args, spec: traceSpec)
     guard MessageID.isValid(id) else { throw NodeError.data("'\(id)' is not a letter or disposition id") }
-    let node = try openNode(args, spec: traceSpec)
-    let report = try node.trace(id: id, timeout: timeout)
+    let report: TraceReport
+    if args.value("operator") != nil {
+        guard args.value("node") == nil else { throw UsageError("--node and --operator: give one of them", spec: traceSpec) }
+        report = try openOperator(args, spec: traceSpec).trace(id: id, broker: args.value("broker"), timeout: timeout)
+    } else {
+        report = try openNode(args, spec: traceSpec).trace(id: id, timeout: timeout)
+    }
     guard let tree = TraceTree.build(report, today: CalendarDate.today()) else {
         throw NodeError.data("the broker's trace of \(id) has no letter")
     }

@@ -289,6 +289,16 @@ struct OpsIntegrationTests {
         #expect(anriOnly.lines.allSatisfy { $0.contains("anri") }, "\(anriOnly.stdout)")
         #expect(!anriOnly.stdout.contains(id))
 
+        // Operators trace any letter; only the one granted content sees its subject.
+        let routeOnly = try await b.h.cli(["trace", "--operator", b.ops, id, "--json"])
+        #expect(routeOnly.exitCode == 0, "\(routeOnly)")
+        #expect(routeOnly.stdout.contains(id) && routeOnly.stdout.contains("bappenas"), "\(routeOnly)")
+        #expect(!routeOnly.stdout.contains(subject), "an operator without the content grant saw the subject: \(routeOnly)")
+        let withContent = try await b.h.cli(["trace", "--operator", audit, id, "--json"])
+        #expect(withContent.exitCode == 0 && withContent.stdout.contains(subject), "\(withContent)")
+        let both = try await b.h.cli(["trace", "--operator", b.ops, "--node", b.h.node(sender), id])
+        #expect(both.exitCode == 64, "\(both)")
+
         for tail in [meta, full, anriOnly] {
             await tail.stop()
             #expect(tail.process.terminationStatus == 0, "\(tail.name) after SIGTERM: \(tail.stderr)")

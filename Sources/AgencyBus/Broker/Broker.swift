@@ -583,15 +583,29 @@ public final class Broker {
                 reply(routingID, notFound)
                 return
             }
+            // Involved agencies see everything; an operator sees the route (ids, who, when,
+            // instructions, due dates) but no subject or free text unless the topology grants
+            // it content, as on the operator stream.
+            let content: Bool
+            switch who {
+            case .agency: content = true
+            case .operator(let op): content = topology.operator(op)?.content == true
+            }
             let items = try store.items(letterID: item.letterID).map { it -> TraceReport.Item in
                 let summary = (try? JSONSerialization.jsonObject(with: Data(it.summary.utf8))) as? [String: Any] ?? [:]
                 return TraceReport.Item(id: it.id, kind: it.kind, parent: it.kind == "letter" ? nil : it.parent,
                                         from: it.sender, to: summary["to"] as? [String] ?? [],
-                                        subject: summary["subject"] as? String, instructions: summary["instructions"] as? [String],
-                                        note: summary["note"] as? String, due: summary["due"] as? String,
+                                        subject: content ? summary["subject"] as? String : nil,
+                                        instructions: summary["instructions"] as? [String],
+                                        note: content ? summary["note"] as? String : nil, due: summary["due"] as? String,
                                         urgency: summary["urgency"] as? String)
             }
-            let report = TraceReport(letter: item.letterID, query: id, items: items, events: try store.events(letterID: item.letterID))
+            var events = try store.events(letterID: item.letterID)
+            if !content {
+                // Status notes are free text; letter numbers, instructions and refusal reasons are not.
+                for i in events.indices where ["read", "in-progress", "done"].contains(events[i].kind) { events[i].detail = nil }
+            }
+            let report = TraceReport(letter: item.letterID, query: id, items: items, events: events)
             reply(routingID, .traced(try Envelope.encoder.encode(report)))
         } catch {
             log.error("trace failed", ["message.id": id, "error": "\(error)"])

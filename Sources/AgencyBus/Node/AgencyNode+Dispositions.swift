@@ -161,23 +161,6 @@ extension AgencyNode {
     /// Asks the broker for the route of a letter. NodeError.data when the broker does not
     /// know the id or this agency is not involved (the broker answers both the same way).
     public func trace(id: String, timeout: Double) throws -> TraceReport {
-        let client = try connect()
-        try client.send(.trace(id: id))
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            guard let command = try client.receive(timeoutMs: max(1, min(500, Int(deadline.timeIntervalSinceNow * 1000)))) else { continue }
-            switch command {
-            case .traced(let json):
-                do { return try JSONDecoder().decode(TraceReport.self, from: json) } catch {
-                    throw NodeError.data("the broker's trace answer is not readable: \(error)")
-                }
-            case .refused(let rid, let code, let reason) where rid == id || rid == "-":
-                if code == .notFound { throw NodeError.data("not found: \(reason)") }
-                throw NodeError.refused(ProtocolError(code, reason))
-            default:
-                continue
-            }
-        }
-        throw NodeError.unavailable("\(brokerDescription) did not answer the trace within \(Int(timeout)) s")
+        try TraceReport.request(id: id, over: try connect(), timeout: timeout, broker: brokerDescription)
     }
 }

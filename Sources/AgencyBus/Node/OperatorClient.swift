@@ -84,6 +84,14 @@ public final class OperatorClient {
     }
 
     /// One statistics snapshot (STATS).
+    /// The route of a letter, as the broker records it. Operators may trace any letter; without
+    /// the topology's `content` grant the answer carries no subject and no free text.
+    public func trace(id: String, broker requested: String?, timeout: Double) throws -> TraceReport {
+        let broker = try broker(requested)
+        return try TraceReport.request(id: id, over: try connect(broker), timeout: timeout,
+                                       broker: "broker '\(broker.id)' at \(broker.endpoint)")
+    }
+
     public func stats(broker requested: String?, timeout: Double) throws -> BrokerStatsSnapshot {
         let broker = try broker(requested)
         let client = try connect(broker)
