@@ -46,13 +46,20 @@ let keygenSpec = CommandSpec(
 let setSpec = CommandSpec(
     tool: "bus-broker", name: "set-topology",
     abstract: "Set a public key or an endpoint in a topology file (what ops paste by hand, scripted).",
+    discussion: """
+    Replacing an agency's key keeps the old one under "formerKeys" with the time it was
+    retired, so letters it signed before stay verifiable (a rotation, see 'bus-cli rekey');
+    --compromised drops it instead. Reload the broker afterwards: kill -HUP <pid>.
+    """,
     options: [
         OptionSpec("topology", value: "FILE", help: "(required) The topology file to edit"),
         OptionSpec("agency", value: "ID", help: "The agency entry to edit"),
         OptionSpec("broker", value: "ID", help: "The broker entry to edit"),
         OptionSpec("operator", value: "ID", help: "The operator entry to edit"),
-        OptionSpec("public-key", value: "KEY", help: "The new publicKey (as printed by keygen / init)"),
+        OptionSpec("public-key", value: "KEY", help: "The new publicKey (as printed by keygen / init / rekey)"),
         OptionSpec("endpoint", value: "ENDPOINT", help: "The new endpoint (brokers only)"),
+        OptionSpec("revoke", help: "Mark the agency or operator revoked: refused from the next reload on; its key stays for old signatures"),
+        OptionSpec("compromised", help: "With --agency and --public-key: drop the old key instead of keeping it under formerKeys"),
     ])
 
 func runBroker(_ args: ParsedArguments) throws -> Int32 {
@@ -113,9 +120,23 @@ func runSet(_ args: ParsedArguments) throws -> Int32 {
     var topology = try Topology.load(path: path)
     if let k = args.value("public-key") { _ = try PublicKey(text: k) }
     let key = args.value("public-key")
+    if args.flag("compromised") && (args.value("agency") == nil || key == nil) {
+        throw UsageError("--compromised goes with --agency ID --public-key KEY", spec: setSpec)
+    }
+    if args.flag("revoke") && args.value("agency") == nil && args.value("operator") == nil {
+        throw UsageError("--revoke goes with --agency ID or --operator ID", spec: setSpec)
+    }
     if let id = args.value("agency") {
         guard let i = topology.agencies.firstIndex(where: { $0.id == id }) else { throw NodeError.data("no agency '\(id)' in \(path)") }
-        if let key { topology.agencies[i].publicKey = key }
+        let old = topology.agencies[i].publicKey
+        if let key, key != old {
+            if !old.isEmpty && !args.flag("compromised") {
+                topology.agencies[i].formerKeys = (topology.agencies[i].formerKeys ?? [])
+                    + [Topology.FormerKey(publicKey: old, retired: Timestamp.now().text)]
+            }
+            topology.agencies[i].publicKey = key
+        }
+        if args.flag("revoke") { topology.agencies[i].revoked = true }
     } else if let id = args.value("broker") {
         guard let i = topology.brokers.firstIndex(where: { $0.id == id }) else { throw NodeError.data("no broker '\(id)' in \(path)") }
         if let key { topology.brokers[i].publicKey = key }
@@ -123,6 +144,7 @@ func runSet(_ args: ParsedArguments) throws -> Int32 {
     } else if let id = args.value("operator") {
         guard let i = topology.operators.firstIndex(where: { $0.id == id }) else { throw NodeError.data("no operator '\(id)' in \(path)") }
         if let key { topology.operators[i].publicKey = key }
+        if args.flag("revoke") { topology.operators[i].revoked = true }
     } else {
         throw UsageError("name the entry with --agency, --broker or --operator", spec: setSpec)
     }

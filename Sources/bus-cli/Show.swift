@@ -91,10 +91,11 @@ func markRead(node: AgencyNode, summary m: NodeStore.Summary) {
 }
 
 func signatureCheck(node: AgencyNode, envelope: Envelope) -> String {
-    guard let key = node.topology.publicKey(ofAgency: envelope.signerID) else {
+    let keys = node.topology.verificationKeys(ofAgency: envelope.signerID, created: envelope.common.created)
+    guard !keys.isEmpty else {
         return "unknown: no key for '\(envelope.signerID)' in the topology"
     }
-    do { try envelope.verify(with: key); return "valid" } catch { return "INVALID: \(error)" }
+    do { try envelope.verify(withAnyOf: keys); return "valid" } catch { return "INVALID: \(error)" }
 }
 
 func showDisposition(node: AgencyNode, summary m: NodeStore.Summary, envelope: Envelope, json: Bool) throws -> Int32 {

@@ -4,7 +4,7 @@ import Foundation
 // bus-cli: argv → verb → options → run → exit code. Each verb lives in its own file;
 // all logic is in the AgencyBus library.
 
-let verbs: [Verb] = [initVerb, sendVerb, subscribeVerb, inboxVerb, showVerb, outboxVerb, disposeVerb, statusVerb, traceVerb, verifyDeliveryVerb,
+let verbs: [Verb] = [initVerb, rekeyVerb, sendVerb, subscribeVerb, inboxVerb, showVerb, outboxVerb, disposeVerb, statusVerb, traceVerb, verifyDeliveryVerb,
                      agendaVerb, searchVerb, archiveVerb,
                      statsVerb, tailVerb, watchVerb]
 // `archive export|verify|prune|retention` are sub-verbs with their own options (Archive.swift).

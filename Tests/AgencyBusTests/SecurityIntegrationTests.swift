@@ -481,10 +481,8 @@ struct SecurityIntegrationTests {
 
         // Ops revoke it in the topology (the key stays, marked revoked) and SIGHUP the broker.
         let skip = brokerLogLineCount(h)
-        var topology = try Topology.load(path: h.topologyPath)
-        let index = try #require(topology.agencies.firstIndex { $0.id == revoked })
-        topology.agencies[index].revoked = true
-        try topology.write(path: h.topologyPath)
+        try await h.setTopology(["--agency", revoked, "--revoke"])
+        #expect(try Topology.load(path: h.topologyPath).agency(revoked)?.revoked == true)
         let broker = try #require(h.broker)
         kill(broker.pid, SIGHUP)
         let reloaded = await brokerLogLine(h, containing: ["topology reloaded", "removed=agency:\(revoked)"], skip: skip)
@@ -493,14 +491,15 @@ struct SecurityIntegrationTests {
         let shutOut = await brokerLogLine(h, containing: ["connection refused", "key not in topology"], skip: skip)
         #expect(shutOut != nil, "\(h.brokerLog)")
 
-        // Its next send fails: exit 69 (unavailable), the letter stays in its outbox.
+        // Its next send is refused at once (77, saying it is revoked); nothing is queued.
         let attempt = try await h.send(from: revoked, to: other, subject: "Setelah kunci dicabut", timeout: 3)
-        #expect(attempt.exitCode == 69, "\(attempt)")
-        let queued = try #require(try attempt.json().first?["id"] as? String, "\(attempt)")
-        #expect(try h.nodeStore(revoked).outbox().map(\.id) == [queued])
+        #expect(attempt.exitCode == 77 && attempt.stderr.contains("revoked"), "\(attempt)")
+        #expect(try h.nodeStore(revoked).outbox().isEmpty)
 
         // The others keep working, with each other and with what it sent before revocation.
-        let after = try await sendAccepted(h, to: revoked, subject: "Setelah pencabutan")  // accepted, waits forever
+        // Mail for it is refused up front (it could never be delivered), naming why.
+        let after = try await h.send(from: sender, to: revoked, subject: "Setelah pencabutan")
+        #expect(after.exitCode == 65 && after.stderr.contains("revoked"), "\(after)")
         let toOther = try await sendAccepted(h, to: other, subject: "Untuk ANRI setelah pencabutan")
         let otherSubscription = try h.subscribe(other)
         let otherLines = try await otherSubscription.waitForLines(2, timeout: 10)
@@ -515,12 +514,65 @@ struct SecurityIntegrationTests {
         await live.stop()
         #expect(try letterIDs(live.lines) == [before], "\(live.stdout)")
         #expect(live.lines.count == 1, "\(live.stdout)")
-        #expect(try h.nodeStore(revoked).message(id: after) == nil)
         await h.stopBroker()
         let queue = try BrokerStore(path: queuePath(h))
-        #expect(try queue.delivery(messageID: after, recipient: revoked)?.state == .pending)
+        // What waits for it is ANRI's receipt and read status for its earlier letter; nothing
+        // addressed to it after the reload.
+        let pending = try queue.pendingCounts()
+        #expect(pending[revoked] ?? 0 == 2, "\(pending)")
         #expect(try queue.delivery(messageID: early, recipient: other)?.state == .stored)
-        #expect(try queue.message(id: queued) == nil)
+    }
+
+    /// A key rotation: `bus-cli rekey` makes a new key, `set-topology` keeps the old one under
+    /// formerKeys, and after the broker reloads: the agency connects with the new key only,
+    /// a letter signed with the old key that waited in its outbox is accepted, and letters it
+    /// signed before still verify at the recipient. Dropping the old key (`--compromised`)
+    /// makes those old signatures unverifiable.
+    @Test func aRotatedKeyKeepsOldLettersVerifiable() async throws {
+        let h = try await Harness(agencies: [sender, recipient])
+        defer { h.shutdown() }
+        let before = try await sendAccepted(h, to: recipient, subject: "Ditandatangani dengan kunci lama")
+        await h.stopBroker()
+        let waiting = try await h.send(from: sender, to: recipient, subject: "Menunggu di outbox", timeout: 2)
+        #expect(waiting.exitCode == 69, "\(waiting)")
+        let waitingID = try #require(try waiting.json().first?["id"] as? String)
+
+        let oldKey = try KeyFile.load(at: NodeConfig.keyPath(in: h.node(sender))).publicKey.text
+        let rekey = try await h.cli(["rekey", "--node", h.node(sender)])
+        #expect(rekey.exitCode == 0 && rekey.lines.count == 1, "\(rekey)")
+        let newKey = try #require(rekey.lines.first)
+        #expect(newKey.hasPrefix("ed25519:") && newKey != oldKey)
+        #expect(try KeyFile.load(at: NodeConfig.keyPath(in: h.node(sender))).publicKey.text == newKey)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: h.node(sender)).filter { $0.hasPrefix("node.key.retired-") }
+        #expect(kept.count == 1)
+        if let file = kept.first {
+            #expect(try KeyFile.load(at: h.node(sender) + "/" + file).publicKey.text == oldKey)
+        }
+        try await h.setTopology(["--agency", sender, "--public-key", newKey])
+        let entry = try #require(try Topology.load(path: h.topologyPath).agency(sender))
+        #expect(entry.publicKey == newKey && entry.formerKeys?.map(\.publicKey) == [oldKey])
+
+        try await h.startBroker()
+        let after = try await sendAccepted(h, to: recipient, subject: "Ditandatangani dengan kunci baru")
+        #expect(try h.nodeStore(sender).outbox().isEmpty, "the old-key letter was not accepted from the outbox")
+        let subscription = try h.subscribe(recipient)
+        let lines = try await subscription.waitForLines(3, timeout: 15)
+        await subscription.stop()
+        #expect(Set(try letterIDs(lines)) == [before, waitingID, after], "\(lines)")
+        for id in [before, waitingID, after] {
+            let shown = try await h.cli(["show", "--node", h.node(recipient), id])
+            #expect(shown.lines.contains { $0.hasPrefix("Signature") && $0.hasSuffix(" valid") }, "\(id): \(shown)")
+        }
+
+        // A stolen key is dropped, not kept: what it signed no longer verifies.
+        let third = try await h.cli(["rekey", "--node", h.node(sender)])
+        let thirdKey = try #require(third.lines.first)
+        try await h.setTopology(["--agency", sender, "--public-key", thirdKey, "--compromised"])
+        #expect(try Topology.load(path: h.topologyPath).agency(sender)?.formerKeys?.map(\.publicKey) == [oldKey])
+        let shown = try await h.cli(["show", "--node", h.node(recipient), after])
+        #expect(shown.lines.contains { $0.hasPrefix("Signature") && $0.contains("INVALID") }, "\(shown)")
+        let misuse = try await h.brokerTool(["set-topology", "--topology", h.topologyPath, "--broker", h.brokerID, "--compromised"])
+        #expect(misuse.exitCode == 64, "\(misuse)")
     }
 
     // MARK: Confidentiality on the wire

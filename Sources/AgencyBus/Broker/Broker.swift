@@ -264,12 +264,29 @@ public final class Broker {
             case .success(let payload):
                 submissions.append(Submission(routingID: input.routingID, agency: input.agency, envelope: input.envelope, payload: payload))
             case .failure(let e):
+                // Idempotent before anything else: the very message accepted earlier gets the
+                // same answer, even if the topology has changed since (a recipient revoked).
+                if acceptAgainIfStored(input.envelope, agency: input.agency, routingID: input.routingID) { continue }
                 log.warning("submission refused", ["agency": input.agency, "message.id": input.envelope.id, "code": e.code.rawValue, "reason": e.reason])
                 reply(input.routingID, .refused(id: input.envelope.id, code: e.code, reason: e.reason))
             }
         }
         guard !submissions.isEmpty || !receipts.isEmpty else { return }
         commit(submissions: submissions, receipts: receipts)
+    }
+
+    /// When this agency's identical message (same id, same hash) is already stored, answers
+    /// ACCEPTED for it again and returns true.
+    func acceptAgainIfStored(_ envelope: Envelope, agency: String, routingID: [UInt8]) -> Bool {
+        guard envelope.signerID == agency, let stored = try? store.message(id: envelope.id),
+              stored.sender == agency, stored.hash == envelope.hash else { return false }
+        let now = Timestamp.now()
+        let acceptance = Acceptance(id: MessageID.generate(at: now), from: config.brokerID, created: now.text, to: agency,
+                                    items: [.init(id: envelope.id, sha256: envelope.hash.hexString)])
+        do { reply(routingID, .accepted(try Envelope.seal(acceptance, with: key))) } catch {
+            log.error("cannot sign acceptance", ["error": "\(error)"])
+        }
+        return true
     }
 
     /// Runs `check(submission:)` over a round's submissions, in parallel when there are enough
@@ -332,10 +349,13 @@ public final class Broker {
         default:
             throw ProtocolError(.invalid, "kind: '\(envelope.kind.prefix(32))' cannot be submitted (letter, disposition, status)")
         }
-        guard let publicKey = topology.publicKey(ofAgency: agency) else {
+        // The current key, or a key rotated out after the message was signed (a letter that
+        // waited in the outbox across `bus-cli rekey`); the connection itself is the current key's.
+        let keys = topology.verificationKeys(ofAgency: agency, created: envelope.common.created)
+        guard !keys.isEmpty else {
             throw ProtocolError(.forbidden, "agency '\(agency)' has no publicKey in the broker's topology")
         }
-        try envelope.verify(with: publicKey, letter: decodedLetter)
+        try envelope.verify(withAnyOf: keys, letter: decodedLetter)
         return payload
     }
 
@@ -346,10 +366,11 @@ public final class Broker {
         }
         let receipt = try envelope.decode(Receipt.self)
         try receipt.validate()
-        guard let publicKey = topology.publicKey(ofAgency: agency) else {
+        let keys = topology.verificationKeys(ofAgency: agency, created: envelope.common.created)
+        guard !keys.isEmpty else {
             throw ProtocolError(.forbidden, "agency '\(agency)' has no publicKey in the broker's topology")
         }
-        try envelope.verify(with: publicKey)
+        try envelope.verify(withAnyOf: keys)
         return receipt
     }
 

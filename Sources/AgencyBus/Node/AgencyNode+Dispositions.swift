@@ -10,11 +10,12 @@ extension AgencyNode {
         let signer = envelope.signerID
         let receiptTo = envelope.kind == "disposition" ? signer : "broker"
         if let duplicate = try self.duplicate(envelope, receiptTo: receiptTo, receipts: &receipts) { return [duplicate] }
-        guard let senderKey = signingKey(of: signer) else {
+        let senderKeys = signingKeys(of: envelope)
+        guard !senderKeys.isEmpty else {
             return [hold(envelope, receipts: &receipts)]
         }
         do {
-            try envelope.verify(with: senderKey)
+            try envelope.verify(withAnyOf: senderKeys)
             if envelope.kind == "disposition" {
                 let d = try envelope.decode(Disposition.self)
                 try d.validate()
@@ -102,6 +103,7 @@ extension AgencyNode {
             throw NodeError.permission("agency '\(agency)' does not hold \(itemID) (it sent it but was not a recipient), so it may not dispose it")
         }
         let unit = draft.fromUnit ?? held.myAddresses.first.flatMap { $0.split(separator: "/").dropFirst().first.map(String.init) }
+        try refuseIfRevoked()
         let from = Address(agency: agency, unit: unit)
         do {
             try topology.check(from, field: "from-unit")

@@ -40,14 +40,18 @@ public final class AgencyNode {
     /// The signing key of an agency; when the topology does not have it, the topology file is
     /// read again if it changed since (ops may have just pasted the key), so a long-running
     /// subscribe picks it up without a restart.
-    func signingKey(of agencyID: String) -> PublicKey? {
-        if let key = topology.publicKey(ofAgency: agencyID) { return key }
+    ///
+    /// Every key that may have signed `envelope`: the signer's current key and any former key
+    /// retired after the envelope was created (a rotation). Empty when none is known (held).
+    func signingKeys(of envelope: Envelope) -> [PublicKey] {
+        let keys = topology.verificationKeys(ofAgency: envelope.signerID, created: envelope.common.created)
+        if !keys.isEmpty && topology.publicKey(ofAgency: envelope.signerID) != nil { return keys }
         let now = Self.modified(config.topology)
-        guard now != topologyModified, let fresh = try? Topology.load(path: config.topology) else { return nil }
+        guard now != topologyModified, let fresh = try? Topology.load(path: config.topology) else { return keys }
         topology = fresh
         topologyModified = now
         log.info("topology re-read", ["path": config.topology])
-        return topology.publicKey(ofAgency: agencyID)
+        return topology.verificationKeys(ofAgency: envelope.signerID, created: envelope.common.created)
     }
 
     /// Creates a node directory with a new key. Returns the public key (to paste in the topology).
@@ -67,6 +71,42 @@ public final class AgencyNode {
         try NodeConfig(agency: agency, topology: absolute, created: Timestamp.now().text).write(directory: directory)
         _ = try NodeStore(path: NodeConfig.inboxPath(in: directory))
         return key.publicKey
+    }
+
+    /// Replaces the node's identity key with a new one (a rotation). The old key is kept,
+    /// 0600, as `node.key.retired-<time>`; the new one is written first as `node.key.new` and
+    /// renamed over, so a crash leaves either key in place (run it again to finish). Returns
+    /// the old and new public keys: ops then run `bus-broker set-topology --agency ID
+    /// --public-key NEW`, which keeps the old key under `formerKeys` so that what it signed
+    /// stays verifiable, and reload the broker (SIGHUP).
+    public static func rekey(directory: String) throws -> (old: PublicKey, new: PublicKey) {
+        _ = try NodeConfig.load(directory: directory)
+        let fm = FileManager.default
+        let current = NodeConfig.keyPath(in: directory), pending = current + ".new"
+        if !fm.fileExists(atPath: current) && fm.fileExists(atPath: pending) {
+            // An earlier rekey stopped between its two renames: finish it.
+            let new = try KeyFile.load(at: pending)
+            guard rename(pending, current) == 0 else { throw NodeError.data("cannot rename \(pending): \(String(cString: strerror(errno)))") }
+            throw NodeError.data("an interrupted rekey was finished: \(current) now holds \(new.publicKey.text); its retired key is beside it")
+        }
+        let old = try KeyFile.load(at: current)
+        if fm.fileExists(atPath: pending) {
+            throw NodeError.data("\(pending) exists (an earlier rekey stopped before it began its renames); remove it and run rekey again")
+        }
+        let new = SecretKey.generate()
+        try KeyFile.create(new, at: pending)
+        let stamp = Timestamp.now().text.replacingOccurrences(of: ":", with: "")
+        let retired = current + ".retired-" + stamp
+        guard link(current, retired) == 0 else {
+            try? fm.removeItem(atPath: pending)
+            throw NodeError.data("cannot keep the old key as \(retired): \(String(cString: strerror(errno)))")
+        }
+        guard rename(pending, current) == 0 else {
+            throw NodeError.data("cannot install the new key \(pending): \(String(cString: strerror(errno)))")
+        }
+        let dir = open(directory, O_RDONLY)
+        if dir >= 0 { fsync(dir); close(dir) }
+        return (old.publicKey, new.publicKey)
     }
 
     // MARK: - Composing
@@ -108,8 +148,17 @@ public final class AgencyNode {
         return sealed.map(\.0)
     }
 
+    /// A revoked agency's signatures are no longer accepted: say so at once instead of
+    /// queueing mail in the outbox that no broker will take.
+    func refuseIfRevoked() throws {
+        if topology.agency(agency)?.revoked == true {
+            throw NodeError.permission("agency '\(agency)' is revoked in the topology \(config.topology); the broker accepts nothing from it (ask ops)")
+        }
+    }
+
     /// Builds, checks and signs one letter (nothing stored yet).
     func seal(_ draft: Draft) throws -> (Envelope, Letter) {
+        try refuseIfRevoked()
         let from = Address(agency: agency, unit: draft.fromUnit)
         do {
             try topology.check(from, field: "from-unit")
@@ -262,13 +311,14 @@ public final class AgencyNode {
         switch envelope.kind {
         case "letter":
             if let duplicate = try self.duplicate(envelope, receiptTo: signer, receipts: &receipts) { return [duplicate] }
-            guard let senderKey = signingKey(of: signer) else {
+            let senderKeys = signingKeys(of: envelope)
+            guard !senderKeys.isEmpty else {
                 return [hold(envelope, receipts: &receipts)]
             }
             let letter: Letter
             do {
                 letter = try envelope.decode(Letter.self)
-                try envelope.verify(with: senderKey, letter: letter)
+                try envelope.verify(withAnyOf: senderKeys, letter: letter)
                 try letter.validate()
                 // Not necessarily addressed to us: a letter also reaches the holders of a
                 // disposition on it. The broker routes; the signature proves the content.
@@ -286,11 +336,12 @@ public final class AgencyNode {
         case "receipt":
             // A recipient's receipt for a letter we sent; the broker is owed a receipt for it.
             if let duplicate = try self.duplicateEvidence(envelope, receipts: &receipts) { return [duplicate] }
-            guard let recipientKey = signingKey(of: signer) else {
+            let recipientKeys = signingKeys(of: envelope)
+            guard !recipientKeys.isEmpty else {
                 return [hold(envelope, receipts: &receipts)]
             }
             do {
-                try envelope.verify(with: recipientKey)
+                try envelope.verify(withAnyOf: recipientKeys)
                 let receipt = try envelope.decode(Receipt.self)
                 try receipt.validate()
                 try store.storeEvidence(envelope)

@@ -23,6 +23,15 @@ public struct Topology: Codable, Sendable {
         /// A revoked agency is refused at the broker, but its key stays here so that what it
         /// signed before stays verifiable.
         public var revoked: Bool?
+        /// Keys this agency signed with before a rotation (`bus-cli rekey`). Each verifies what
+        /// was created up to its `retired` time; none of them is admitted to connect.
+        public var formerKeys: [FormerKey]?
+    }
+    /// A rotated-out signing key and when it stopped signing (RFC 3339 UTC).
+    public struct FormerKey: Codable, Sendable, Equatable {
+        public var publicKey: String
+        public var retired: String
+        public init(publicKey: String, retired: String) { self.publicKey = publicKey; self.retired = retired }
     }
     public struct Operator: Codable, Sendable {
         public var id: String
@@ -104,6 +113,15 @@ public struct Topology: Codable, Sendable {
                 if let other = keys[a.publicKey] { out.append("\(what): publicKey is the same as \(other)'s") }
                 keys[a.publicKey] = "agency '\(a.id)'"
             }
+            for (j, f) in (a.formerKeys ?? []).enumerated() {
+                let former = "\(what).formerKeys[\(j)]"
+                checkKey(f.publicKey, former, optional: false)
+                if Timestamp(text: f.retired) == nil { out.append("\(former): retired '\(f.retired)' is not an RFC 3339 UTC time like 2026-12-03T19:52:38.123Z") }
+                if !f.publicKey.isEmpty {
+                    if let other = keys[f.publicKey] { out.append("\(former): publicKey is the same as \(other)'s") }
+                    keys[f.publicKey] = "agency '\(a.id)' (former key)"
+                }
+            }
             var units = Set<String>()
             for (j, u) in a.units.enumerated() {
                 if !Slug.isValid(u.id) { out.append("\(what).units[\(j)] '\(u.id)': id is not a slug") }
@@ -135,10 +153,30 @@ public struct Topology: Codable, Sendable {
         return try? PublicKey(text: a.publicKey)
     }
 
+    /// Every key that may have signed a message the agency created at `created`: its current
+    /// key first, then each former key retired at or after that time. Empty when none is known.
+    public func verificationKeys(ofAgency id: String, created: String) -> [PublicKey] {
+        guard let a = agency(id) else { return [] }
+        var keys: [PublicKey] = []
+        if !a.publicKey.isEmpty, let k = try? PublicKey(text: a.publicKey) { keys.append(k) }
+        if let made = Timestamp(text: created) {
+            for f in a.formerKeys ?? [] {
+                guard let retired = Timestamp(text: f.retired), made.milliseconds <= retired.milliseconds,
+                      let k = try? PublicKey(text: f.publicKey) else { continue }
+                keys.append(k)
+            }
+        }
+        return keys
+    }
+
     /// Checks that an address names a known agency and, if given, one of its units.
     public func check(_ address: Address, field: String) throws {
         guard let a = agency(address.agency) else {
             throw ValidationError(field: field, reason: "unknown agency '\(address.agency)' (not in the topology)")
+        }
+        // A revoked agency can no longer connect: mail for it would wait forever.
+        if a.revoked == true {
+            throw ValidationError(field: field, reason: "agency '\(a.id)' is revoked in the topology (it can no longer receive); ask ops")
         }
         if let unit = address.unit, !a.units.contains(where: { $0.id == unit }) {
             throw ValidationError(field: field, reason: "agency '\(a.id)' has no unit '\(unit)' (known: \(a.units.map(\.id).joined(separator: ", ")))")

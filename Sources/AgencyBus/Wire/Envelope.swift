@@ -92,6 +92,19 @@ public struct Envelope: Sendable {
         try verifyAttachments(letter: letter)
     }
 
+    /// The same with every key the signer may have used (current first, then keys retired
+    /// after this message was created): valid when one of them verifies.
+    public func verify(withAnyOf keys: [PublicKey], letter: Letter? = nil) throws {
+        guard let key = keys.first(where: { $0.verify(signature: signature, of: header) }) ?? keys.first else {
+            throw ProtocolError(.badSignature, "no key known for \(signerID)")
+        }
+        if kind == "letter" {
+            try verify(with: key, letter: letter ?? (try decode(Letter.self)))
+        } else {
+            try verify(with: key)
+        }
+    }
+
     private func verifySignature(with key: PublicKey) throws {
         guard key.verify(signature: signature, of: header) else {
             throw ProtocolError(.badSignature, "signature does not verify with \(signerID)'s key")
