@@ -21,14 +21,18 @@ let traceVerb = Verb(traceSpec) { args in
     guard MessageID.isValid(id) else { throw NodeError.data("'\(id)' is not a letter or disposition id") }
     let node = try openNode(args, spec: traceSpec)
     let report = try node.trace(id: id, timeout: timeout)
-    guard let tree = TraceTree.build(report, today: CalendarDate.today()) else {
+    guard let tree = TraceTree.build(report, today: node.store.calendar.today()) else {
         throw NodeError.data("the broker's trace of \(id) has no letter")
     }
+    // This node's own register numbers of the letter (IN first), when it has it.
+    let agenda = try node.store.agendaNumbers(messageID: report.letter)
     if args.flag("json") {
-        Output.json(["id": report.letter, "query": id, "tree": tree.json()])
+        var o: [String: Any] = ["id": report.letter, "query": id, "tree": tree.json()]
+        if let n = agenda.first { o["agendaNumber"] = n.text; o["agendaNumbers"] = agenda.map(\.text) }
+        Output.json(o)
     } else {
         let tty = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        Output.line(TraceTree.render(tree, colour: tty))
+        Output.line(TraceTree.render(tree, colour: tty, agenda: agenda.isEmpty ? nil : agenda.map(\.text).joined(separator: ", ")))
     }
     return ExitCode.ok
 }
