@@ -12,7 +12,7 @@ let archiveExportSpec = CommandSpec(
     The file holds the letters with an agenda number of YEAR, their dispositions and status
     history, attachments, signatures, the broker's acceptances and the recipients' receipts,
     the public keys of every signer, and a manifest with the SHA-256 of every line (format:
-    docs/archive.md). It is checked after writing; only an intact file is kept and recorded
+    docs/registry.md). It is checked after writing; only an intact file is kept and recorded
     in the node, which is what lets 'archive prune' remove those letters later.
     Prints the file's SHA-256: keep it with the file.
     """,

@@ -49,8 +49,9 @@ func addresses(_ values: [String], option: String) throws -> [Address] {
     return out
 }
 
-/// The JSON shape of a letter shared by subscribe, inbox, outbox and show.
-func letterJSON(_ letter: Letter, status: String) -> [String: Any] {
+/// The JSON shape of a letter shared by subscribe, inbox, outbox and show. `agenda`: this
+/// node's agenda numbers of the letter (IN first); the first is printed as `agendaNumber`.
+func letterJSON(_ letter: Letter, status: String, agenda: [AgendaNumber] = []) -> [String: Any] {
     var o: [String: Any] = [
         "id": letter.id, "kind": "letter", "from": letter.from, "to": letter.to, "cc": letter.cc,
         "subject": letter.subject, "status": status, "number": letter.number, "date": letter.date,
@@ -58,35 +59,37 @@ func letterJSON(_ letter: Letter, status: String) -> [String: Any] {
         "attachments": letter.attachments.map { ["name": $0.name, "size": $0.size, "mediaType": $0.mediaType, "sha256": $0.sha256] },
     ]
     if let r = letter.replyTo { o["replyTo"] = r }
+    if let n = agenda.first { o["agendaNumber"] = n.text }
     return o
 }
 
-/// One short human line for a letter: time, id, sender, recipients, flags, subject.
-func letterLine(_ letter: Letter, status: String) -> String {
+/// One short human line for a letter: time, id, agenda number, sender, recipients, flags, subject.
+func letterLine(_ letter: Letter, status: String, agenda: AgendaNumber? = nil) -> String {
     var flags: [String] = []
     if letter.urgency != "biasa" { flags.append(letter.urgency.uppercased()) }
     if letter.classification != "biasa" { flags.append(letter.classification.uppercased()) }
     if !letter.attachments.isEmpty { flags.append("\(letter.attachments.count) attachment(s)") }
     let f = flags.isEmpty ? "" : " [" + flags.joined(separator: ", ") + "]"
-    return "\(letter.created)  \(letter.id)  \(status.padding(toLength: 8, withPad: " ", startingAt: 0))  \(letter.from) → \((letter.to + letter.cc).joined(separator: ","))  \(letter.subject)\(f)"
+    return "\(letter.created)  \(letter.id)  \(agenda.map { "\($0.text)  " } ?? "")\(status.padding(toLength: 8, withPad: " ", startingAt: 0))  \(letter.from) → \((letter.to + letter.cc).joined(separator: ","))  \(letter.subject)\(f)"
 }
 
 func decodeLetter(_ header: Data) -> Letter? { try? JSONDecoder().decode(Letter.self, from: header) }
 
-func dispositionJSON(_ d: Disposition, subject: String, status: String) -> [String: Any] {
+/// `today`: the agency's today (`node.store.calendar.today()`), which decides what is overdue.
+func dispositionJSON(_ d: Disposition, subject: String, status: String, today: String) -> [String: Any] {
     var o: [String: Any] = ["id": d.id, "kind": "disposition", "from": d.from, "to": d.to, "subject": subject,
                             "status": status, "letter": d.letter, "instructions": d.instructions, "note": d.note,
                             "urgency": d.urgency, "created": d.created]
     if let p = d.parent { o["parent"] = p }
     if let due = d.due {
         o["due"] = due
-        o["overdue"] = due < CalendarDate.today()
+        o["overdue"] = due < today
     }
     return o
 }
 
-func dispositionLine(_ d: Disposition, subject: String, status: String) -> String {
+func dispositionLine(_ d: Disposition, subject: String, status: String, today: String) -> String {
     var due = ""
-    if let d = d.due { due = d < CalendarDate.today() ? " OVERDUE (due \(d))" : " due \(d)" }
+    if let d = d.due { due = d < today ? " OVERDUE (due \(d))" : " due \(d)" }
     return "\(d.created)  \(d.id)  \(status.padding(toLength: 8, withPad: " ", startingAt: 0))  DISPOSISI \(d.from) → \(d.to.joined(separator: ",")) [\(d.instructions.joined(separator: ", "))]\(due)  \(subject)"
 }

@@ -22,20 +22,23 @@ let inboxVerb = Verb(inboxSpec) { args in
     }
     let address = unit.map { "\(node.agency)/\($0)" }
     var shown = 0
+    let today = node.store.calendar.today()
     for m in try node.store.received(limit: unit == nil ? limit * 4 : 1_000_000) {
         if shown >= limit { break }
         switch m.kind {
         case "letter":
             guard let letter = decodeLetter(m.header) else { continue }
             if let address, !(letter.to + letter.cc).contains(address) { continue }
-            if args.flag("json") { Output.json(letterJSON(letter, status: m.state)) } else { Output.line(letterLine(letter, status: m.state)) }
+            let agenda = try node.store.agendaNumbers(messageID: letter.id)
+            if args.flag("json") { Output.json(letterJSON(letter, status: m.state, agenda: agenda)) }
+            else { Output.line(letterLine(letter, status: m.state, agenda: agenda.first)) }
         case "disposition":
             guard let d = try? JSONDecoder().decode(Disposition.self, from: m.header) else { continue }
             if let address, !d.to.contains(address) { continue }
             let own = try node.store.statuses(item: d.id).filter { $0.from.hasPrefix(node.agency) }.last?.status
             let state = own ?? m.state
-            if args.flag("json") { Output.json(dispositionJSON(d, subject: m.subject, status: state)) }
-            else { Output.line(dispositionLine(d, subject: m.subject, status: state)) }
+            if args.flag("json") { Output.json(dispositionJSON(d, subject: m.subject, status: state, today: today)) }
+            else { Output.line(dispositionLine(d, subject: m.subject, status: state, today: today)) }
         default:
             continue
         }

@@ -17,12 +17,13 @@ let outboxVerb = Verb(outboxSpec) { args in
         switch m.kind {
         case "letter":
             guard let letter = decodeLetter(m.header) else { continue }
-            o = letterJSON(letter, status: m.state)
-            line = letterLine(letter, status: m.state)
+            let agenda = try node.store.agendaNumbers(messageID: letter.id)
+            o = letterJSON(letter, status: m.state, agenda: agenda)
+            line = letterLine(letter, status: m.state, agenda: agenda.first)
         case "disposition":
             guard let d = try? JSONDecoder().decode(Disposition.self, from: m.header) else { continue }
-            o = dispositionJSON(d, subject: m.subject, status: m.state)
-            line = dispositionLine(d, subject: m.subject, status: m.state)
+            o = dispositionJSON(d, subject: m.subject, status: m.state, today: node.store.calendar.today())
+            line = dispositionLine(d, subject: m.subject, status: m.state, today: node.store.calendar.today())
         default:
             guard let st = try? JSONDecoder().decode(StatusUpdate.self, from: m.header) else { continue }
             o = ["id": st.id, "kind": "status", "from": st.from, "to": [st.to], "subject": m.subject, "status": m.state,

@@ -30,8 +30,10 @@ let showVerb = Verb(showSpec) { args in
         }
     }
     let deliveries = try node.store.deliveries(id: id)
+    let agenda = try node.store.agendaNumbers(messageID: id)
     if args.flag("json") {
-        var o = letterJSON(letter, status: m.state)
+        var o = letterJSON(letter, status: m.state, agenda: agenda)
+        o["agendaNumbers"] = agenda.map(\.text)
         o["body"] = letter.body
         o["direction"] = m.direction
         o["signature"] = signature
@@ -50,6 +52,7 @@ let showVerb = Verb(showSpec) { args in
     }
     var lines = [
         "Letter      \(letter.id)",
+        "Agenda      \(agenda.isEmpty ? "-" : agenda.map(\.text).joined(separator: ", "))",
         "Number      \(letter.number)   Date \(letter.date)",
         "From        \(letter.from)",
         "To          \(letter.to.joined(separator: ", "))",
@@ -102,7 +105,7 @@ func showDisposition(node: AgencyNode, summary m: NodeStore.Summary, envelope: E
     let d = try envelope.decode(Disposition.self)
     let statuses = try node.store.statuses(item: d.id)
     if json {
-        var o = dispositionJSON(d, subject: m.subject, status: m.state)
+        var o = dispositionJSON(d, subject: m.subject, status: m.state, today: node.store.calendar.today())
         o["direction"] = m.direction
         o["signature"] = signatureCheck(node: node, envelope: envelope)
         o["statuses"] = statuses.map { ["from": $0.from, "status": $0.status, "at": $0.created, "note": $0.note ?? ""] }
@@ -116,7 +119,7 @@ func showDisposition(node: AgencyNode, summary m: NodeStore.Summary, envelope: E
         "From        \(d.from)",
         "To          \(d.to.joined(separator: ", "))",
         "Instruction \(d.instructions.joined(separator: ", "))",
-        "Due         \(d.due.map { $0 < CalendarDate.today() ? "\($0) (OVERDUE)" : $0 } ?? "-")   Urgency \(d.urgency)",
+        "Due         \(d.due.map { $0 < node.store.calendar.today() ? "\($0) (OVERDUE)" : $0 } ?? "-")   Urgency \(d.urgency)",
         "Created     \(d.created)",
         "Signature   \(signatureCheck(node: node, envelope: envelope))",
     ]

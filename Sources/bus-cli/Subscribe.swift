@@ -56,7 +56,9 @@ let subscribeVerb = Verb(subscribeSpec) { args in
             for event in events {
                 switch event {
                 case .received(_, let letter):
-                    if json { Output.json(letterJSON(letter, status: "stored")) } else { Output.line(letterLine(letter, status: "stored")) }
+                    let agenda = (try? node.store.agendaNumbers(messageID: letter.id)) ?? []
+                    if json { Output.json(letterJSON(letter, status: "stored", agenda: agenda)) }
+                    else { Output.line(letterLine(letter, status: "stored", agenda: agenda.first)) }
                 case .receipt(let letterID, let recipient, let status, let reason):
                     let subject = (try? node.store.message(id: letterID))?.subject ?? ""
                     if json {
@@ -84,8 +86,9 @@ let subscribeVerb = Verb(subscribeSpec) { args in
                     break
                 case .disposition(_, let d):
                     let subject = (try? node.store.message(id: d.letter))?.subject ?? ""
-                    if json { Output.json(dispositionJSON(d, subject: subject, status: "stored")) }
-                    else { Output.line(dispositionLine(d, subject: subject, status: "stored")) }
+                    let today = node.store.calendar.today()
+                    if json { Output.json(dispositionJSON(d, subject: subject, status: "stored", today: today)) }
+                    else { Output.line(dispositionLine(d, subject: subject, status: "stored", today: today)) }
                 case .status(let st):
                     let subject = (try? node.store.message(id: st.letter))?.subject ?? ""
                     if json {

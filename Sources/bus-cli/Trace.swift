@@ -24,20 +24,29 @@ let traceVerb = Verb(traceSpec) { args in
     let timeout = try timeoutOption(args, spec: traceSpec)
     guard MessageID.isValid(id) else { throw NodeError.data("'\(id)' is not a letter or disposition id") }
     let report: TraceReport
+    var node: AgencyNode?
     if args.value("operator") != nil {
         guard args.value("node") == nil else { throw UsageError("--node and --operator: give one of them", spec: traceSpec) }
         report = try openOperator(args, spec: traceSpec).trace(id: id, broker: args.value("broker"), timeout: timeout)
     } else {
-        report = try openNode(args, spec: traceSpec).trace(id: id, timeout: timeout)
+        let n = try openNode(args, spec: traceSpec)
+        node = n
+        report = try n.trace(id: id, timeout: timeout)
     }
-    guard let tree = TraceTree.build(report, today: CalendarDate.today()) else {
+    // Overdue is judged by the agency's calendar; an operator has none but the machine's.
+    let today = node?.store.calendar.today() ?? CalendarDate.today()
+    guard let tree = TraceTree.build(report, today: today) else {
         throw NodeError.data("the broker's trace of \(id) has no letter")
     }
+    // This node's own register numbers of the letter (IN first), when it has it.
+    let agenda = try node?.store.agendaNumbers(messageID: report.letter) ?? []
     if args.flag("json") {
-        Output.json(["id": report.letter, "query": id, "tree": tree.json()])
+        var o: [String: Any] = ["id": report.letter, "query": id, "tree": tree.json()]
+        if let n = agenda.first { o["agendaNumber"] = n.text; o["agendaNumbers"] = agenda.map(\.text) }
+        Output.json(o)
     } else {
         let tty = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        Output.line(TraceTree.render(tree, colour: tty))
+        Output.line(TraceTree.render(tree, colour: tty, agenda: agenda.isEmpty ? nil : agenda.map(\.text).joined(separator: ", ")))
     }
     return ExitCode.ok
 }

@@ -67,7 +67,8 @@ public enum CalendarDate {
         return (1...12).contains(m) && d >= 1 && d <= days[m - 1]
     }
 
-    /// Today's date in the machine's local time zone.
+    /// Today's date in the machine's local time zone. A node's dates (letter dates, due
+    /// dates, what is overdue) use `NodeStore.calendar.today()`, the agency's zone, instead.
     public static func today() -> String {
         var t = time(nil)
         var parts = tm()

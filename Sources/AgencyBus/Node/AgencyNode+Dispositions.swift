@@ -114,7 +114,8 @@ extension AgencyNode {
         } catch let e as ValidationError { throw NodeError.data(e.description) }
         if let due = draft.due {
             guard CalendarDate.isValid(due) else { throw NodeError.data("due: '\(due)' is not a date YYYY-MM-DD") }
-            guard due >= CalendarDate.today() else { throw NodeError.data("due: \(due) is in the past (today is \(CalendarDate.today()))") }
+            let today = store.calendar.today()  // the agency's day, not the machine's
+            guard due >= today else { throw NodeError.data("due: \(due) is in the past (today is \(today) in \(store.calendar.zoneName))") }
         }
         let now = Timestamp.now()
         let parent = held.summary.kind == "disposition" ? held.summary.id : nil

@@ -187,7 +187,7 @@ public final class AgencyNode {
         let now = Timestamp.now()
         let id = MessageID.generate(at: now)
         let letter = Letter(id: id, from: from, created: now, number: draft.number ?? "AB/\(id.suffix(8))",
-                            date: draft.date ?? CalendarDate.today(), to: draft.to, cc: draft.cc,
+                            date: draft.date ?? store.calendar.today(), to: draft.to, cc: draft.cc,
                             subject: draft.subject, body: draft.body, classification: draft.classification,
                             urgency: draft.urgency, replyTo: draft.replyTo, attachments: infos)
         do { try letter.validate() } catch let e as ValidationError { throw NodeError.data(e.description) }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The archive file (`bus-cli archive export`), version 1; docs/archive.md is its full
+/// The archive file (`bus-cli archive export`), version 1; docs/registry.md is its full
 /// description. In short: UTF-8 JSON Lines, one compact object per line (keys sorted), each
 /// line ended by `\n`:
 ///
@@ -22,6 +22,14 @@ public enum ArchiveFormat {
     /// The line as written: JSON, compact, keys sorted, slashes not escaped.
     static func line(_ object: [String: Any]) throws -> Data {
         try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// The identity of a line, as its manifest entry records it: the agency for the archive
+    /// header (which has no `id` field), `id` for every other line. The writer and the
+    /// verifier both take it from here, so they cannot disagree on what a line holds.
+    static func id(of object: [String: Any]) -> String {
+        if object["type"] as? String == "archive" { return object["agency"] as? String ?? "" }
+        return object["id"] as? String ?? ""
     }
 
     /// What a line is, for reports: `message 01KJ… (letter)`, `key kemenpanrb`, `manifest`.

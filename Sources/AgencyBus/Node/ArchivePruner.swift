@@ -5,7 +5,9 @@ import Foundation
 /// A letter is pruned only when all of these hold:
 /// 1. it and every message of its tree in the store (dispositions, status updates) are in an
 ///    export that verified, with the same header hash: nothing that was not exported is
-///    ever deleted, and an item that arrived after the export keeps its whole letter;
+///    ever deleted, and an item that arrived after the export keeps its whole letter; and
+///    that export's file is still at its path with the SHA-256 it had when it verified (an
+///    archive deleted, moved or damaged since no longer counts);
 /// 2. nothing of the tree waits in the outbox;
 /// 3. it is **closed**: every addressee of every disposition on it reported `done` (closed
 ///    on the day of the last `done`, agency zone), or, with no disposition, on the letter's
@@ -50,8 +52,16 @@ public enum ArchivePruner {
         let today = calendar.today()
         var decisions: [Decision] = []
         let candidates = try store.exportedLetters()
+        // Exports whose file is still what verified; the others protect nothing.
+        var intactExports: [Int64] = []
+        var changedFiles: [String] = []
+        if !candidates.isEmpty {
+            for e in try store.exports() where e.verifiedAt != nil {
+                if fileSHA256(path: e.path) == e.fileSHA256 { intactExports.append(e.id) } else { changedFiles.append(e.path) }
+            }
+        }
         for id in candidates {
-            let tree = try store.treeArchiveState(letterID: id)
+            let tree = try store.treeArchiveState(letterID: id, intactExports: intactExports)
             let letter = (try store.message(id: id)).flatMap { try? JSONDecoder().decode(Letter.self, from: $0.header) }
             let classification = letter?.classification ?? "sangat-rahasia"
             let number = try store.agendaNumber(messageID: id)
@@ -62,6 +72,10 @@ public enum ArchivePruner {
             let missing = tree.filter { !$0.exported }
             if !missing.isEmpty {
                 keep("\(missing.count) item(s) of its tree are not in a verified archive (\(missing.map(\.id).prefix(3).joined(separator: ", "))); export \(number.map { String($0.year) } ?? "its year") again")
+                continue
+            }
+            if tree.contains(where: { !$0.intact }) {
+                keep("its archive file is missing or changed since it verified (\(changedFiles.prefix(3).joined(separator: ", "))); export \(number.map { String($0.year) } ?? "its year") again")
                 continue
             }
             if tree.contains(where: { $0.state == "queued" }) { keep("part of its tree is still in the outbox"); continue }
@@ -90,5 +104,20 @@ public enum ArchivePruner {
         let letters = try store.db.queryOne("SELECT COUNT(*) FROM messages WHERE kind = 'letter'") { Int($0.int(0)) } ?? 0
         let remainingCandidates = delete ? candidates.count - decisions.filter(\.prune).count : candidates.count
         return Outcome(decisions: decisions, notExported: letters - remainingCandidates, dryRun: !delete)
+    }
+
+    /// SHA-256 (hex) of a whole file, read in 1 MiB chunks; nil when it cannot be read.
+    static func fileSHA256(path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var hash = SHA256Stream()
+        while true {
+            // nil or empty at the end of the file; a read error means "cannot vouch for it".
+            let chunk: Data?
+            do { chunk = try handle.read(upToCount: 1 << 20) } catch { return nil }
+            guard let chunk, !chunk.isEmpty else { break }
+            hash.update(chunk)
+        }
+        return hash.digest().hexString
     }
 }

@@ -88,7 +88,7 @@ public enum ArchiveVerifier {
                 continue
             }
             let type = object["type"] as? String ?? "?"
-            let id = object["id"] as? String ?? ""
+            let id = ArchiveFormat.id(of: object)
             if type == "manifest" {
                 manifest = (lineNumber, object)
                 result.manifestSHA256 = hash
@@ -182,34 +182,64 @@ public enum ArchiveVerifier {
             problem(1, "archive", "format", "the first line is not the archive header")
         }
 
-        // The manifest: every line listed with its hash, nothing more, nothing less.
+        // The manifest: every line listed with its hash, nothing more, nothing less. The
+        // manifest line itself is covered by no hash, so a disagreement is blamed on the side
+        // the evidence points to: when `archiveSha256` still matches everything before the
+        // manifest, those lines are exactly as written and the manifest was changed; otherwise
+        // the lines that differ from their entries were.
         if let m = manifest {
             let entries = m.object["entries"] as? [[String: Any]] ?? []
-            if m.object["count"] as? Int != entries.count { problem(m.line, "manifest", "manifest", "count does not match its entries") }
-            if let whole = m.object["archiveSha256"] as? String, whole != beforeManifest.digest().hexString {
-                problem(nil, "archive", "sha256", "archiveSha256 in the manifest differs: the file before the manifest was changed")
-            } else if m.object["archiveSha256"] == nil {
-                problem(m.line, "manifest", "manifest", "archiveSha256 is missing")
-            }
+            let whole = beforeManifest.digest().hexString
+            let claimedWhole = m.object["archiveSha256"] as? String
+            var disagreements: [(line: Int, label: String, check: String, detail: String)] = []
+            var manifestProblems: [String] = []
+            if m.object["count"] as? Int != entries.count { manifestProblems.append("count does not match its entries") }
+            if claimedWhole == nil { manifestProblems.append("archiveSha256 is missing") }
             var listed = Set<Int>()
             for entry in entries {
                 guard let line = entry["line"] as? Int, let sha = entry["sha256"] as? String else {
-                    problem(m.line, "manifest", "manifest", "an entry without line and sha256"); continue
+                    manifestProblems.append("an entry without line and sha256"); continue
                 }
                 listed.insert(line)
                 let label = ArchiveFormat.label(type: entry["type"] as? String ?? "?", id: entry["id"] as? String)
                 guard line >= 1 && line <= infos.count else {
-                    problem(line, label, "missing", "listed in the manifest but not in the file"); continue
+                    disagreements.append((line, label, "missing", "listed in the manifest but not in the file")); continue
                 }
                 let info = infos[line - 1]
-                if info.hash != sha { problem(line, label, "sha256", "the line's SHA-256 differs from the manifest (the line or the manifest was changed)") }
+                if info.hash != sha {
+                    disagreements.append((line, label, "sha256", "the line's SHA-256 differs from the manifest's"))
+                }
                 if info.type != "?" && (info.type != entry["type"] as? String || info.id != (entry["id"] as? String ?? "")) {
-                    problem(line, label, "manifest", "the manifest lists \(label) here but the line holds \(ArchiveFormat.label(type: info.type, id: info.id))")
+                    disagreements.append((line, label, "manifest",
+                                          "the manifest lists \(label) here but the line holds \(ArchiveFormat.label(type: info.type, id: info.id))"))
                 }
             }
             for (i, info) in infos.enumerated() where !listed.contains(i + 1) {
-                problem(i + 1, ArchiveFormat.label(type: info.type, id: info.id), "manifest", "not listed in the manifest (added or moved)")
+                disagreements.append((i + 1, ArchiveFormat.label(type: info.type, id: info.id), "manifest", "not listed in the manifest"))
             }
+            if claimedWhole == whole {
+                // The lines are intact (their joint hash matches): every disagreement is the manifest's.
+                for d in disagreements {
+                    manifestProblems.append("its entry for line \(d.line) (\(d.label)) does not match that line: \(d.detail)")
+                }
+            } else if let claimedWhole {
+                if disagreements.isEmpty {
+                    // Every line matches its own entry, so the lines are intact and it is the
+                    // manifest's archiveSha256 that was changed.
+                    manifestProblems.append("archiveSha256 \(claimedWhole.prefix(12))… is not the hash of the lines, which all match their entries")
+                } else {
+                    problem(nil, "archive", "sha256", "archiveSha256 in the manifest differs: the file before the manifest was changed")
+                    for d in disagreements {
+                        problem(d.line, d.label, d.check, d.check == "sha256" ? d.detail + " (the line was changed)" : d.detail)
+                    }
+                }
+            } else {
+                for d in disagreements { problem(d.line, d.label, d.check, d.detail) }
+            }
+            for text in manifestProblems { problem(m.line, "manifest", "manifest", text) }
+        } else if let last = infos.last, !["archive", "key", "message", "evidence"].contains(last.type) {
+            // The last line is neither the manifest nor any other known line: the damaged manifest.
+            problem(lineNumber, "manifest", "missing", "the last line should be the manifest but cannot be read (damaged)")
         } else {
             problem(nil, "manifest", "missing", "the file does not end with its manifest (cut off, or the manifest line is damaged)")
         }

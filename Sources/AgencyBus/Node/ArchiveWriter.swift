@@ -3,7 +3,7 @@ import Foundation
 /// Writes the archive of one year (`bus-cli archive export`): the letters with an agenda
 /// number of that year, every disposition and status update on them, the broker acceptances
 /// and recipients' receipts naming them, the public keys of every signer, and the manifest
-/// (format: `ArchiveFormat`, docs/archive.md).
+/// (format: `ArchiveFormat`, docs/registry.md).
 ///
 /// The file is written next to its destination under a temporary name, flushed to disk,
 /// read back and checked by `ArchiveVerifier`; only an intact file is renamed into place and
@@ -71,9 +71,10 @@ public struct ArchiveWriter {
         var entries: [[String: Any]] = []
         var beforeManifest = SHA256Stream()
         var bytes: Int64 = 0
-        func write(_ object: [String: Any], type: String, id: String) throws {
+        func write(_ object: [String: Any]) throws {
             let line = try ArchiveFormat.line(object)
-            entries.append(["line": entries.count + 1, "type": type, "id": id, "sha256": SHA256.hash(line).hexString])
+            entries.append(["line": entries.count + 1, "type": object["type"] as? String ?? "", "id": ArchiveFormat.id(of: object),
+                            "sha256": SHA256.hash(line).hexString])
             beforeManifest.update(line); beforeManifest.update(Data([0x0A]))
             try handle.write(contentsOf: line + Data([0x0A]))
             bytes += Int64(line.count + 1)
@@ -81,9 +82,8 @@ public struct ArchiveWriter {
 
         try write(["type": "archive", "format": ArchiveFormat.name, "version": ArchiveFormat.version, "agency": node.agency,
                    "year": year, "timeZone": store.calendar.zoneName, "exportedAt": Timestamp.now().text,
-                   "letters": letters, "messages": ids.count, "evidence": evidence.count, "keys": keys.count],
-                  type: "archive", id: node.agency)
-        for k in keys { try write(["type": "key", "role": k.role, "id": k.id, "publicKey": k.key], type: "key", id: k.id) }
+                   "letters": letters, "messages": ids.count, "evidence": evidence.count, "keys": keys.count])
+        for k in keys { try write(["type": "key", "role": k.role, "id": k.id, "publicKey": k.key]) }
         var items: [(id: String, hash: Data)] = []
         for id in ids {
             guard let m = try store.archivedMessage(id: id) else { continue }
@@ -105,14 +105,13 @@ public struct ArchiveWriter {
                     return x
                 }
             }
-            try write(o, type: "message", id: id)
+            try write(o)
             items.append((id, m.envelope.hash))
         }
         for e in evidence {
             try write(["type": "evidence", "id": e.id, "kind": e.kind, "signer": e.signer,
                        "receivedAt": Timestamp(milliseconds: e.receivedAt).text,
-                       "header": e.header.base64EncodedString(), "signature": e.signature.base64EncodedString()],
-                      type: "evidence", id: e.id)
+                       "header": e.header.base64EncodedString(), "signature": e.signature.base64EncodedString()])
         }
         let manifest = try ArchiveFormat.line(["type": "manifest", "count": entries.count, "entries": entries,
                                                "archiveSha256": beforeManifest.digest().hexString])

@@ -108,8 +108,9 @@ public enum TraceTree {
     }
 
     /// Human form: one line per node, box-drawing tree, open items marked `!`, the queried
-    /// item marked `▶`; colour only when `colour` is true.
-    public static func render(_ root: TraceNode, colour: Bool) -> String {
+    /// item marked `▶`; colour only when `colour` is true. `agenda`, when given, is the reading
+    /// node's agenda number(s) of the letter, shown on the root line after the sender.
+    public static func render(_ root: TraceNode, colour: Bool, agenda: String? = nil) -> String {
         var lines: [String] = []
         func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
         func latency(_ ms: Int64?) -> String {
@@ -122,10 +123,11 @@ public enum TraceTree {
             if a < 86_400_000 { return "\(sign)\(a / 3_600_000)h\((a % 3_600_000) / 60_000)m" }
             return "\(sign)\(a / 86_400_000)d\((a % 86_400_000) / 3_600_000)h"
         }
-        func line(_ n: TraceNode) -> String {
+        func line(_ n: TraceNode, isRoot: Bool = false) -> String {
             let mark = n.highlight ? "▶ " : ""
             if n.isItem {
-                let head = "\(mark)\(n.what.uppercased()) \(n.id)  \(n.who)  \(n.detail ?? "")"
+                let number = isRoot ? agenda.map { "\($0)  " } ?? "" : ""
+                let head = "\(mark)\(n.what.uppercased()) \(n.id)  \(n.who)  \(number)\(n.detail ?? "")"
                 let text = "\(head)  \(n.at.text)  \(latency(n.latencyMs))".trimmingCharacters(in: .whitespaces)
                 return n.highlight ? paint(text, "1;36") : paint(text, "1")
             }
@@ -134,7 +136,7 @@ public enum TraceTree {
             return text
         }
         func walk(_ n: TraceNode, prefix: String, isLast: Bool, isRoot: Bool) {
-            lines.append(isRoot ? line(n) : prefix + (isLast ? "└─ " : "├─ ") + line(n))
+            lines.append(isRoot ? line(n, isRoot: true) : prefix + (isLast ? "└─ " : "├─ ") + line(n))
             let childPrefix = isRoot ? "" : prefix + (isLast ? "   " : "│  ")
             let openLines = n.open.map { "! " + $0 }
             let total = n.children.count + openLines.count

@@ -101,14 +101,21 @@ extension NodeStore {
     }
 
     /// Every message of a letter's tree: whether a verified export holds it with the same
-    /// header hash, and its state.
-    func treeArchiveState(letterID: String) throws -> [(id: String, seq: Int64, exported: Bool, state: String)] {
-        try db.query("""
-            SELECT m.id, m.seq, EXISTS (
-                SELECT 1 FROM archive_items i JOIN archive_exports e ON e.id = i.export_id
-                WHERE i.message_id = m.id AND i.hash = m.hash AND e.verified_at IS NOT NULL), m.state
-            FROM messages m WHERE m.letter_id = ? ORDER BY m.seq
-            """, letterID) { ($0.text(0), $0.int(1), $0.int(2) != 0, $0.text(3)) }
+    /// header hash (`exported`), whether one of the exports in `intactExports` (those whose
+    /// file is still what verified) does (`intact`), and its state.
+    func treeArchiveState(letterID: String, intactExports: [Int64]) throws
+        -> [(id: String, seq: Int64, exported: Bool, intact: Bool, state: String)] {
+        let intactJSON = "[" + intactExports.map(String.init).joined(separator: ",") + "]"
+        return try db.query("""
+            SELECT m.id, m.seq,
+                EXISTS (SELECT 1 FROM archive_items i JOIN archive_exports e ON e.id = i.export_id
+                        WHERE i.message_id = m.id AND i.hash = m.hash AND e.verified_at IS NOT NULL),
+                EXISTS (SELECT 1 FROM archive_items i JOIN archive_exports e ON e.id = i.export_id
+                        WHERE i.message_id = m.id AND i.hash = m.hash AND e.verified_at IS NOT NULL
+                          AND e.id IN (SELECT value FROM json_each(?2))),
+                m.state
+            FROM messages m WHERE m.letter_id = ?1 ORDER BY m.seq
+            """, letterID, intactJSON) { ($0.text(0), $0.int(1), $0.int(2) != 0, $0.int(3) != 0, $0.text(4)) }
     }
 
     /// Deletes one letter's tree from the live store: its messages, attachments, delivery
