@@ -61,6 +61,26 @@ struct TopologyTests {
         #expect(mentions(t.problems(), "operator 'nasional'", "already used by broker 'nasional'"))
     }
 
+    @Test func formerKeysAreCheckedAndVerifyOnlyWhatWasSignedBeforeTheyRetired() throws {
+        var t = sample()
+        let old = SecretKey.generate(), current = try PublicKey(text: t.agencies[0].publicKey)
+        t.agencies[0].formerKeys = [.init(publicKey: old.publicKey.text, retired: "2026-06-01T00:00:00.000Z")]
+        #expect(t.problems().isEmpty, "\(t.problems())")
+        // Current key first; the former key only for what was created up to its retirement.
+        #expect(t.verificationKeys(ofAgency: "kemenpanrb", created: "2026-05-31T23:59:59.999Z") == [current, old.publicKey])
+        #expect(t.verificationKeys(ofAgency: "kemenpanrb", created: "2026-06-01T00:00:00.000Z") == [current, old.publicKey])
+        #expect(t.verificationKeys(ofAgency: "kemenpanrb", created: "2026-06-01T00:00:00.001Z") == [current])
+        #expect(t.verificationKeys(ofAgency: "kemenpanrb", created: "garbage") == [current])
+        #expect(t.verificationKeys(ofAgency: "pemkot-makassar", created: "2026-01-01T00:00:00.000Z").isEmpty)
+        #expect(t.verificationKeys(ofAgency: "nobody", created: "2026-01-01T00:00:00.000Z").isEmpty)
+
+        t.agencies[0].formerKeys = [.init(publicKey: "ed25519:bad", retired: "yesterday")]
+        #expect(mentions(t.problems(), "agencies[0] 'kemenpanrb'.formerKeys[0]", "publicKey"))
+        #expect(mentions(t.problems(), "formerKeys[0]", "retired 'yesterday'", "RFC 3339"))
+        t.agencies[0].formerKeys = [.init(publicKey: t.agencies[0].publicKey, retired: "2026-06-01T00:00:00.000Z")]
+        #expect(mentions(t.problems(), "formerKeys[0]", "same as"))
+    }
+
     @Test func badKey() {
         var t = sample()
         t.agencies[0].publicKey = "ed25519:not-base64!"
