@@ -62,12 +62,14 @@ let archiveVerifySpec = CommandSpec(
 let archiveVerifyVerb = Verb(archiveVerifySpec) { args in
     let file = args.positionals[0]
     guard FileManager.default.isReadableFile(atPath: file) else { throw NodeError.data("cannot read the archive '\(file)' (does it exist?)") }
-    var trusted: ((String, String) -> String?)?
+    var trusted: ((String, String) -> Set<String>)?
     if let path = args.value("topology") {
         let topology = try Topology.load(path: path)
         trusted = { role, id in
-            let key = role == "broker" ? topology.broker(id)?.publicKey : topology.agency(id)?.publicKey
-            return key?.isEmpty == false ? key : nil
+            // The current key and, for an agency, the keys it rotated out (formerKeys).
+            let current = role == "broker" ? topology.broker(id)?.publicKey : topology.agency(id)?.publicKey
+            let former = role == "broker" ? [] : (topology.agency(id)?.formerKeys ?? []).map(\.publicKey)
+            return Set(([current].compactMap { $0 } + former).filter { !$0.isEmpty })
         }
     }
     let r = try ArchiveVerifier.verify(path: file, trusted: trusted)

@@ -564,6 +564,18 @@ struct SecurityIntegrationTests {
             #expect(shown.lines.contains { $0.hasPrefix("Signature") && $0.hasSuffix(" valid") }, "\(id): \(shown)")
         }
 
+        // The recipient's archive of the year carries both keys and verifies offline, also
+        // against the topology (whose formerKeys hold the old key).
+        let shownJSON = try await h.cli(["show", "--node", h.node(recipient), before, "--json"])
+        let agendaNumber = try #require(try shownJSON.json().first?["agendaNumber"] as? String, "\(shownJSON)")
+        let year = String(agendaNumber.split(separator: "/").last ?? "")
+        let archive = h.directory.file("arsip-\(year).jsonl")
+        let exported = try await h.cli(["archive", "export", "--node", h.node(recipient), "--year", year, "--out", archive])
+        #expect(exported.exitCode == 0, "\(exported)")
+        let verified = try await h.cli(["archive", "verify", archive, "--topology", h.topologyPath])
+        #expect(verified.exitCode == 0, "\(verified)")
+        #expect(verified.stdout.contains(oldKey) && verified.stdout.contains(newKey), "\(verified)")
+
         // A stolen key is dropped, not kept: what it signed no longer verifies.
         let third = try await h.cli(["rekey", "--node", h.node(sender)])
         let thirdKey = try #require(third.lines.first)

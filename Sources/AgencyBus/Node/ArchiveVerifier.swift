@@ -51,14 +51,24 @@ public enum ArchiveVerifier {
 
     private struct LineInfo { let hash: String; let type: String; let id: String }
 
-    public static func verify(path: String, trusted: ((_ role: String, _ id: String) -> String?)? = nil) throws -> Result {
+    public static func verify(path: String, trusted: ((_ role: String, _ id: String) -> Set<String>)? = nil) throws -> Result {
         var result = Result()
         var reader = try ArchiveLineReader(path: path)
         defer { reader.close() }
         var fileHash = SHA256Stream()
         var beforeManifest = SHA256Stream()
         var infos: [LineInfo] = []
-        var keys: [String: PublicKey] = [:]  // "role:id"
+        // "role:id" → its keys: the current one (no `retired`) and any rotated out, which verify
+        // only what was created up to their `retired` time.
+        var keys: [String: [(key: PublicKey, retired: Timestamp?)]] = [:]
+        func signingKeys(_ signer: String, created: String) -> [PublicKey] {
+            let made = Timestamp(text: created)
+            return (keys[signer] ?? []).filter { k in
+                guard let retired = k.retired else { return true }
+                guard let made else { return false }
+                return made.milliseconds <= retired.milliseconds
+            }.map(\.key)
+        }
         var messageHashes: [String: String] = [:]  // id → header sha256 hex
         var letters = Set<String>()
         var references: [(line: Int, item: String, letter: String)] = []
@@ -115,17 +125,25 @@ public enum ArchiveVerifier {
                     problem(lineNumber, label, "key", "needs role (agency or broker), id and publicKey"); continue
                 }
                 guard let key = try? PublicKey(text: text) else { problem(lineNumber, label, "key", "publicKey is not a valid ed25519 key"); continue }
-                if let known = keys["\(role):\(id)"], known != key {
-                    problem(lineNumber, label, "key", "a second, different key for the same \(role)"); continue
+                var retired: Timestamp?
+                if let r = object["retired"] {
+                    guard let t = (r as? String).flatMap(Timestamp.init(text:)) else {
+                        problem(lineNumber, label, "key", "retired is not an RFC 3339 UTC time"); continue
+                    }
+                    retired = t
+                }
+                if retired == nil, keys["\(role):\(id)"]?.contains(where: { $0.retired == nil && $0.key != key }) == true {
+                    problem(lineNumber, label, "key", "a second, different current key for the same \(role)"); continue
                 }
                 if let trusted {
-                    if let expected = trusted(role, id) {
-                        if expected != text { problem(lineNumber, label, "key", "differs from the trusted key of \(role) '\(id)'") }
-                    } else {
+                    let expected = trusted(role, id)
+                    if expected.isEmpty {
                         problem(lineNumber, label, "key", "\(role) '\(id)' has no key in the trusted topology")
+                    } else if !expected.contains(text) {
+                        problem(lineNumber, label, "key", "differs from the trusted keys of \(role) '\(id)'")
                     }
                 }
-                keys["\(role):\(id)"] = key
+                keys["\(role):\(id)", default: []].append((key, retired))
                 result.keys.append((role, id, text))
             case "message":
                 result.messages += 1
@@ -134,11 +152,12 @@ public enum ArchiveVerifier {
                 guard let envelope = decodeEnvelope(object, line: lineNumber, label: label, problem: problem) else { continue }
                 if envelope.id != id { problem(lineNumber, label, "id", "the signed header's id is \(envelope.id)") }
                 if envelope.kind != kind { problem(lineNumber, label, "id", "the signed header's kind is \(envelope.kind)") }
-                guard let key = keys["agency:\(envelope.signerID)"] else {
+                let signerKeys = signingKeys("agency:\(envelope.signerID)", created: envelope.common.created)
+                guard !signerKeys.isEmpty else {
                     problem(lineNumber, label, "signature", "no key for signer '\(envelope.signerID)' in the archive (its key line is missing or damaged)")
                     continue
                 }
-                do { try envelope.verify(with: key) } catch let e as ProtocolError {
+                do { try envelope.verify(withAnyOf: signerKeys) } catch let e as ProtocolError {
                     problem(lineNumber, label, e.code == .badSignature && e.reason.hasPrefix("attachments") ? "attachment" : "signature", e.reason)
                     continue
                 } catch {
@@ -160,10 +179,11 @@ public enum ArchiveVerifier {
                 guard let envelope = decodeEnvelope(object, line: lineNumber, label: label, problem: problem) else { continue }
                 if envelope.id != id { problem(lineNumber, label, "id", "the signed header's id is \(envelope.id)") }
                 let role = envelope.kind == "acceptance" ? "broker" : "agency"
-                guard let key = keys["\(role):\(envelope.signerID)"] else {
+                let signerKeys = signingKeys("\(role):\(envelope.signerID)", created: envelope.common.created)
+                guard !signerKeys.isEmpty else {
                     problem(lineNumber, label, "signature", "no key for \(role) '\(envelope.signerID)' in the archive"); continue
                 }
-                guard key.verify(signature: envelope.signature, of: envelope.header) else {
+                guard signerKeys.contains(where: { $0.verify(signature: envelope.signature, of: envelope.header) }) else {
                     problem(lineNumber, label, "signature", "does not verify with \(envelope.signerID)'s key"); continue
                 }
                 struct Items: Decodable { struct Item: Decodable { let id: String; let sha256: String }; let items: [Item] }

@@ -46,14 +46,18 @@ public struct ArchiveWriter {
         var signers = Set<String>()  // "role:id"
         for id in ids { if let s = try store.message(id: id)?.sender { signers.insert("agency:" + (s.split(separator: "/").first.map(String.init) ?? s)) } }
         for e in evidence { signers.insert((e.kind == "acceptance" ? "broker:" : "agency:") + e.signer) }
-        var keys: [(role: String, id: String, key: String)] = []
+        var keys: [(role: String, id: String, key: String, retired: String?)] = []
         for signer in signers.sorted() {
             let parts = signer.split(separator: ":", maxSplits: 1).map(String.init)
             let key = parts[0] == "broker" ? node.topology.broker(parts[1])?.publicKey : node.topology.agency(parts[1])?.publicKey
             guard let key, !key.isEmpty else {
                 throw NodeError.data("the topology \(node.config.topology) has no publicKey for \(parts[0]) '\(parts[1])', which signed items of \(year); add it (revoked keys stay listed) and export again")
             }
-            keys.append((parts[0], parts[1], key))
+            keys.append((parts[0], parts[1], key, nil))
+            // Keys rotated out (bus-cli rekey) still verify what they signed before retiring.
+            if parts[0] == "agency" {
+                for f in node.topology.agency(parts[1])?.formerKeys ?? [] { keys.append((parts[0], parts[1], f.publicKey, f.retired)) }
+            }
         }
 
         let directory = (path as NSString).deletingLastPathComponent
@@ -83,7 +87,11 @@ public struct ArchiveWriter {
         try write(["type": "archive", "format": ArchiveFormat.name, "version": ArchiveFormat.version, "agency": node.agency,
                    "year": year, "timeZone": store.calendar.zoneName, "exportedAt": Timestamp.now().text,
                    "letters": letters, "messages": ids.count, "evidence": evidence.count, "keys": keys.count])
-        for k in keys { try write(["type": "key", "role": k.role, "id": k.id, "publicKey": k.key]) }
+        for k in keys {
+            var line: [String: Any] = ["type": "key", "role": k.role, "id": k.id, "publicKey": k.key]
+            if let retired = k.retired { line["retired"] = retired }
+            try write(line)
+        }
         var items: [(id: String, hash: Data)] = []
         for id in ids {
             guard let m = try store.archivedMessage(id: id) else { continue }
