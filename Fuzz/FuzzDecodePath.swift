@@ -110,6 +110,17 @@ enum FuzzDecodePath {
             switch command {
             case .accepted(let e), .deliver(let e): envelopePath(e, &o)
             case .traced(let json): traceReport(json, &o)
+            // What an operator client (stats, tail, watch) does with the broker's JSON.
+            case .stats(let json):
+                o.step("decode BrokerStatsSnapshot") {
+                    let s = try BrokerStatsSnapshot.decode(json)
+                    _ = (s.agenciesByProblem.map(\.problemTier), s.json())
+                }
+            case .event(let json):
+                o.step("decode BrokerEvent") {
+                    let e = try JSONDecoder().decode(BrokerEvent.self, from: json)
+                    _ = (e.redacted(), e.json())
+                }
             default: break  // no payload beyond what decode checked (new commands land here)
             }
             o.step("BrokerCommand round trip") {

@@ -26,9 +26,11 @@ OUT=.build/fuzz
 mkdir -p "$OUT"
 
 SOURCE_DIRS="Sources/AgencyBus/Model Sources/AgencyBus/Wire Sources/AgencyBus/Crypto Sources/AgencyBus/Topology"
+# Single files from other folders: the JSON an operator client decodes (STATS, EVENT).
+SOURCE_FILES="Sources/AgencyBus/Broker/BrokerStatsSnapshot.swift Sources/AgencyBus/Broker/BrokerEvent.swift"
 
 # shellcheck disable=SC2086 # SOURCE_DIRS is a list
-sources() { find $SOURCE_DIRS -name '*.swift' | LC_ALL=C sort; }
+sources() { { find $SOURCE_DIRS -name '*.swift'; printf '%s\n' $SOURCE_FILES; } | LC_ALL=C sort; }
 
 build() {  # target → binary path; rebuilds only when a source is newer than the binary
     local target=$1 entry bin

@@ -19,6 +19,12 @@ ROOT = os.path.dirname(HERE)
 SIG = b"\x5a" * 64
 
 
+def sample(name):
+    """A captured broker answer (Fuzz/samples/NAME), without its trailing newline."""
+    with open(os.path.join(HERE, "samples", name), "rb") as f:
+        return f.read().rstrip(b"\n")
+
+
 def header(obj):
     # The library's encoder: sorted keys, no spaces, slashes not escaped.
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -146,6 +152,12 @@ def seeds():
         "subscribed": wire(b"AGB1", b"SUBSCRIBED", b"pemkot-semarang"),
         "pong": wire(b"AGB1", b"PONG", b"1"),
         "traced": wire(b"AGB1", b"TRACED", trace),
+        # Operators (protocol §10): real STATS/EVENT bodies captured from a broker (Fuzz/samples/).
+        "stats-request": wire(b"AGB1", b"STATS"),
+        "watch": wire(b"AGB1", b"WATCH"),
+        "stats": wire(b"AGB1", b"STATS", sample("stats.json")),
+        "event-accepted": wire(b"AGB1", b"EVENT", sample("event-accepted.json")),
+        "event-delivered": wire(b"AGB1", b"EVENT", sample("event-delivered.json")),
         "garbage-empty-frames": wire(b"", b"", b""),
     }
     return {"wire": wire_seeds, "header": header_seeds}

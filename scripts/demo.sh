@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 BIN=${AGENCYBUS_BIN:-.build/debug}
 CLI=$BIN/bus-cli
 BROKER=$BIN/bus-broker
+# The team's shared inputs next to the repository, else the copy in data/ (identical).
 PAPER=../shared/data/sawala-2024-e-government-e-office.txt
-[ -f "$PAPER" ] || { echo "demo: the paper $PAPER is missing (it ships in ../shared/data)" >&2; exit 66; }
+[ -f "$PAPER" ] || PAPER=data/sawala-2024-e-government-e-office.txt
+[ -f "$PAPER" ] || { echo "demo: the paper is missing from ../shared/data and data/" >&2; exit 66; }
 
 WORK=$(mktemp -d -t agencybus-demo.XXXXXX)
 PIDS=()

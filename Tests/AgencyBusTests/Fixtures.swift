@@ -33,6 +33,14 @@ enum Fixtures {
 
     static var demoTopologyPath: String { packageRoot.appendingPathComponent("topology/demo.json").path }
 
+    /// The real paper used as a text attachment: the team's `../shared/data/` next to the
+    /// repository when it is there, else the identical copy in `data/` (data/README.md).
+    static var paperPath: String {
+        let name = "sawala-2024-e-government-e-office.txt"
+        let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/\(name)").path
+        return FileManager.default.fileExists(atPath: shared) ? shared : packageRoot.appendingPathComponent("data/\(name)").path
+    }
+
     /// A letter that passes `validate()`; tests change one field at a time.
     static func letter(id: String = MessageID.generate(), from: String = "kemenpanrb",
                        to: [String] = ["bappenas"], cc: [String] = [],

@@ -14,8 +14,8 @@ private let ministry = "kemenpanrb"
 private let city = "pemkot-semarang"
 private let zone = "Asia/Jakarta"
 
-/// The real paper used as a text attachment (docs: /work/shared/data/README.md).
-private let paperPath = "/work/shared/data/sawala-2024-e-government-e-office.txt"
+/// The real paper used as a text attachment (data/README.md).
+private let paperPath = Fixtures.paperPath
 /// A word that occurs in the paper (once) and nowhere in the letters' subjects or bodies.
 private let paperWord = "diibaratkan"
 
