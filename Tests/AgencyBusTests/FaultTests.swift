@@ -158,7 +158,8 @@ struct FaultTests {
     /// (200 ms round trip; this kernel has no netem). Mid-run the link is cut completely for
     /// 30 s (full; 10 s shortened). Same end state as 1: every accepted letter in every inbox
     /// exactly once and in order. Skipped, saying so, where namespaces are not permitted.
-    @Test func wanLossBandwidthDelayAndCut() async throws {
+    @Test(.enabled(if: getuid() == 0, "network namespaces need root; run make test-faults as root"))
+    func wanLossBandwidthDelayAndCut() async throws {
         let link: WANLink
         do { link = try WANLink.create() } catch let e as WANLink.Unavailable {
             print("FAULTS [3 WAN] SKIPPED: \(e.description)")
@@ -252,7 +253,8 @@ struct FaultTests {
     /// full" and stay in their senders' outboxes, the broker keeps running and keeps delivering
     /// what it holds (the node comes online and gets every accepted letter). When the space is
     /// freed the broker accepts again by itself (no restart), and the end state is exact.
-    @Test func brokerDiskFullThenFreed() async throws {
+    @Test(.enabled(if: getuid() == 0, "mounting a small tmpfs needs root; run make test-faults as root"))
+    func brokerDiskFullThenFreed() async throws {
         guard getuid() == 0 else {
             print("FAULTS [5 disk full] SKIPPED: not root (uid \(getuid())); mounting a small tmpfs needs root")
             return

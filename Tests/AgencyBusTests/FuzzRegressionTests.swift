@@ -53,7 +53,11 @@ struct FuzzRegressionTests {
     }
 
     @Test func directoriesAreFound() {
-        #expect(Self.crashFiles.count >= 1, "no files in \(Self.crashesDirectory.path)")
+        // Crash inputs are kept as they are found; the directory exists (with its .keep) even
+        // while it holds none, so a moved or misspelt path fails here instead of passing empty.
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: Self.crashesDirectory.path, isDirectory: &isDirectory) && isDirectory.boolValue,
+                "\(Self.crashesDirectory.path) is missing")
         for target in FuzzDecodePath.targets {
             #expect(Self.seedFiles.contains { $0.contains("/corpus/\(target)/") }, "no seeds for \(target) in \(Self.corpusDirectory.path)")
         }
