@@ -14,6 +14,8 @@ struct MachineLimits {
     var rawLatencyP99 = Figure(values: [])
     /// Ed25519 over a 2 KiB header, one core.
     var signPerSecond = Figure(values: [])
+    /// SHA-256 of attachments (the library's, libsodium), one core.
+    var sha256MBps = Figure(values: [])
     var verifyPerSecond = Figure(values: [])
     /// SQLite WAL synchronous=FULL on this disk.
     var commitsPerSecond = Figure(values: [])       // one 2 KiB row per commit
@@ -52,6 +54,7 @@ enum LimitBench {
             let c = crypto(seconds: scale.limitSeconds)
             m.signPerSecond.values.append(c.sign)
             m.verifyPerSecond.values.append(c.verify)
+            m.sha256MBps.values.append(sha256(seconds: scale.limitSeconds))
             let s = try sqlite(directory: directory, seconds: scale.limitSeconds)
             m.commitsPerSecond.values.append(s.commits)
             m.batchedRowsPerSecond.values.append(s.batched)
@@ -211,6 +214,14 @@ enum LimitBench {
         }
         precondition(ok, "Ed25519 verification failed in the limit bench")
         return (sign, Double(n) / (now() - t0))
+    }
+
+    static func sha256(seconds: Double) -> Double {
+        let data = Data(repeating: 0x64, count: 1 << 20)
+        var n = 0
+        let t0 = now()
+        while now() - t0 < seconds { _ = SHA256.hash(data); n += 1 }
+        return Double(n) * Double(1 << 20) / (now() - t0) / 1e6
     }
 
     // MARK: - SQLite
