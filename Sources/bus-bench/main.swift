@@ -54,7 +54,6 @@ guard FileManager.default.isExecutableFile(atPath: bin + "/bus-broker") else {
 let scale = quick ? Scale.quick : Scale.full
 let root = work ?? (NSTemporaryDirectory() + "/agencybus-bench-\(getpid())")
 try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-defer { if !keep { try? FileManager.default.removeItem(atPath: root) } }
 let started = Date()
 let wall0 = now()
 
@@ -164,4 +163,5 @@ if let out {
     say("wrote \(out)")
 }
 say("done in \(fmt((now() - wall0) / 60, 1)) min")
+if !keep { try? FileManager.default.removeItem(atPath: root) }  // exit() skips top-level defers
 exit(failures.isEmpty ? 0 : 1)
