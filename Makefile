@@ -1,6 +1,7 @@
 # AgencyBus — the two commands a newcomer needs:
 #   make demo   installs what is missing, builds, and runs a real exchange on loopback
 #   make test   installs what is missing, builds, and runs the whole test suite
+#   make bench  builds in release and runs the benchmarks (~15 min); writes docs/benchmarks.md
 SHELL := /bin/bash
 SWIFT ?= swift
 # C libraries the package links against, and the tools the tests drive: iproute2 and iptables
@@ -9,7 +10,7 @@ SWIFT ?= swift
 DEBIAN_PACKAGES := libzmq3-dev libsqlite3-dev libsodium-dev libssl-dev iproute2 iptables tmux systemd
 BIN := .build/debug
 
-.PHONY: all deps build test test-faults fuzz verify-deploy demo clean
+.PHONY: all deps build test test-faults fuzz verify-deploy demo bench bench-quick clean
 
 all: build
 
@@ -46,6 +47,20 @@ verify-deploy: build
 
 demo: build
 	AGENCYBUS_BIN=$(CURDIR)/$(BIN) scripts/demo.sh
+
+# Benchmarks (not part of `make test`): real broker processes and real node code on loopback.
+# `make bench` is full scale and rewrites docs/benchmarks.md; `make bench-quick` is a smoke run
+# of a minute or two that writes its report to .build/benchmarks-quick.md.
+bench: deps
+	$(SWIFT) build -c release --product bus-broker
+	$(SWIFT) build -c release --product bus-cli
+	$(SWIFT) build -c release --product bus-bench
+	BENCH_SWIFT_VERSION="$$($(SWIFT) --version 2>&1 | head -n 1)" .build/release/bus-bench --out docs/benchmarks.md --command "make bench"
+
+bench-quick: deps
+	$(SWIFT) build -c release --product bus-broker
+	$(SWIFT) build -c release --product bus-bench
+	BENCH_SWIFT_VERSION="$$($(SWIFT) --version 2>&1 | head -n 1)" .build/release/bus-bench --quick --out .build/benchmarks-quick.md --command "make bench-quick"
 
 clean:
 	rm -rf .build

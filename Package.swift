@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "AgencyBus", targets: ["AgencyBus"]),
         .executable(name: "bus-broker", targets: ["BusBroker"]),
         .executable(name: "bus-cli", targets: ["bus-cli"]),
+        .executable(name: "bus-bench", targets: ["bus-bench"]),
     ],
     targets: [
         .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", pkgConfig: "libzmq",
@@ -18,6 +19,9 @@ let package = Package(
         .target(name: "AgencyBus", dependencies: ["CZMQ", "CSQLite", "CSodium"]),
         .executableTarget(name: "BusBroker", dependencies: ["AgencyBus"]),
         .executableTarget(name: "bus-cli", dependencies: ["AgencyBus"]),
+        // `make bench`: real broker processes and real node code on loopback (not part of `make test`).
+        .executableTarget(name: "bus-bench", dependencies: ["AgencyBus", "CZMQ", "CSQLite", "CSodium"],
+                         swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "AgencyBusTests", dependencies: ["AgencyBus"]),
     ]
 )

@@ -196,14 +196,16 @@ public final class AgencyNode {
 
     // MARK: - Talking to the broker
 
-    public func connect() throws -> BrokerClient {
+    /// Opens a connection to this agency's broker. `context` lets one process that serves many
+    /// agencies (a load test, a gateway) share one libzmq context and its I/O thread.
+    public func connect(context: ZMQContext = ZMQContext()) throws -> BrokerClient {
         guard let me = topology.agency(agency), let broker = topology.broker(me.broker) else {
             throw NodeError.notANode("agency '\(agency)' has no broker in the topology")
         }
         guard !broker.publicKey.isEmpty, let brokerKey = try? PublicKey(text: broker.publicKey) else {
             throw NodeError.unavailable("broker '\(broker.id)' has no publicKey in the topology \(config.topology); ask ops for it")
         }
-        return try BrokerClient(endpoint: broker.endpoint, brokerKey: brokerKey, identity: key)
+        return try BrokerClient(endpoint: broker.endpoint, brokerKey: brokerKey, identity: key, context: context)
     }
 
     public var brokerDescription: String {

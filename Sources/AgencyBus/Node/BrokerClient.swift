@@ -33,6 +33,12 @@ public final class BrokerClient {
         try socket.send(command.encode())
     }
 
+    /// Which of `clients` have a command waiting, after waiting up to `timeoutMs` for any of
+    /// them (one `zmq_poll` over all: one owner thread serving many agencies' connections).
+    public static func readable(_ clients: [BrokerClient], timeoutMs: Int) throws -> [Bool] {
+        try ZMQPoller.pollIn(clients.map(\.socket), timeoutMs: timeoutMs)
+    }
+
     /// The next command from the broker, or nil when none came within `timeoutMs`.
     /// A frame sequence that is not valid protocol is reported as ProtocolError.
     public func receive(timeoutMs: Int) throws -> BrokerCommand? {

@@ -222,6 +222,10 @@ public final class BrokerStore {
         public let sender: String
         /// JSON object with what a trace shows of the item (subject or instructions, to, due).
         public let summary: String
+
+        public init(id: String, letterID: String, kind: String, parent: String?, sender: String, summary: String) {
+            self.id = id; self.letterID = letterID; self.kind = kind; self.parent = parent; self.sender = sender; self.summary = summary
+        }
     }
 
     public func item(id: String) throws -> Item? {
