@@ -16,7 +16,9 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium",
                        providers: [.apt(["libsodium-dev"])]),
-        .target(name: "AgencyBus", dependencies: ["CZMQ", "CSQLite", "CSodium"]),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .target(name: "AgencyBus", dependencies: ["CZMQ", "CSQLite", "CSodium", "CCrypto"]),
         .executableTarget(name: "BusBroker", dependencies: ["AgencyBus"]),
         .executableTarget(name: "bus-cli", dependencies: ["AgencyBus"]),
         // `make bench`: real broker processes and real node code on loopback (not part of `make test`).

@@ -47,9 +47,9 @@ build() {  # target → binary path; rebuilds only when a source is newer than t
         # The linker warns "Cannot export local symbol '__asan_…'"; harmless, filtered.
         "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g \
             -module-name AgencyBus -D AGENCYBUS_FUZZ_BUILD \
-            -I Sources/CZMQ -I Sources/CSQLite -I Sources/CSodium \
+            -I Sources/CZMQ -I Sources/CSQLite -I Sources/CSodium -I Sources/CCrypto \
             $(sources) Fuzz/FuzzDecodePath.swift "$entry" \
-            -lsodium -o "$bin" 2>&1 \
+            -lsodium -lcrypto -o "$bin" 2>&1 \
             | grep -v -e 'Cannot export local symbol' -e 'warning: result of call' >&2 || true
         [[ -x $bin ]] || { echo "fuzz: build of $bin failed" >&2; exit 70; }
     fi

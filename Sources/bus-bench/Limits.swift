@@ -14,7 +14,7 @@ struct MachineLimits {
     var rawLatencyP99 = Figure(values: [])
     /// Ed25519 over a 2 KiB header, one core.
     var signPerSecond = Figure(values: [])
-    /// SHA-256 of attachments (the library's, libsodium), one core.
+    /// SHA-256 of attachments (the library's, OpenSSL libcrypto), one core.
     var sha256MBps = Figure(values: [])
     var verifyPerSecond = Figure(values: [])
     /// SQLite WAL synchronous=FULL on this disk.

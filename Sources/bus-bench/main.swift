@@ -98,7 +98,7 @@ func limitRows() -> [Row] {
         Row(scenario: "limit (a)", metric: "raw forwarder one-way p99 @2,000/s", figure: limits.rawLatencyP99, unit: "ms", runs: r),
         Row(scenario: "limit (b)", metric: "Ed25519 sign, 2 KiB, 1 core", figure: limits.signPerSecond, unit: "/s", runs: r),
         Row(scenario: "limit (b)", metric: "Ed25519 verify, 2 KiB, 1 core", figure: limits.verifyPerSecond, unit: "/s", runs: r),
-        Row(scenario: "limit (b)", metric: "SHA-256 (libsodium), 1 MiB, 1 core", figure: limits.sha256MBps, unit: "MB/s", runs: r),
+        Row(scenario: "limit (b)", metric: "SHA-256 (libcrypto), 1 MiB, 1 core", figure: limits.sha256MBps, unit: "MB/s", runs: r),
         Row(scenario: "limit (b)", metric: "CURVE cost per 2 KiB message (2 hops)",
             figure: Figure(values: [limits.curveMicrosecondsPerMessage]), unit: "µs", runs: r),
         Row(scenario: "limit (b)", metric: "crypto-bound relay rate (\(limits.cores) cores)",

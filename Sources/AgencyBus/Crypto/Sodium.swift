@@ -13,43 +13,6 @@ enum Sodium {
     static func ensureReady() { _ = ready }
 }
 
-/// SHA-256 digests (libsodium's `crypto_hash_sha256`).
-public enum SHA256 {
-    public static func hash(_ data: Data) -> Data {
-        Sodium.ensureReady()
-        var out = Data(count: Int(crypto_hash_sha256_BYTES))
-        out.withUnsafeMutableBytes { o in
-            data.withUnsafeBytes { i in
-                _ = crypto_hash_sha256(o.bindMemory(to: UInt8.self).baseAddress!,
-                                       i.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer(bitPattern: 1)!,
-                                       UInt64(data.count))
-            }
-        }
-        return out
-    }
-
-    /// Streams a file through SHA-256 in 1 MiB chunks so large attachments are never held twice.
-    public static func hash(fileAt url: URL) throws -> (digest: Data, size: Int) {
-        Sodium.ensureReady()
-        let handle = try FileHandle(forReadingFrom: url)
-        defer { try? handle.close() }
-        var state = crypto_hash_sha256_state()
-        crypto_hash_sha256_init(&state)
-        var size = 0
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            size += chunk.count
-            chunk.withUnsafeBytes { i in
-                _ = crypto_hash_sha256_update(&state, i.bindMemory(to: UInt8.self).baseAddress!, UInt64(chunk.count))
-            }
-        }
-        var out = Data(count: Int(crypto_hash_sha256_BYTES))
-        out.withUnsafeMutableBytes { o in
-            _ = crypto_hash_sha256_final(&state, o.bindMemory(to: UInt8.self).baseAddress!)
-        }
-        return (out, size)
-    }
-}
-
 extension Data {
     /// Lowercase hexadecimal, as used for digests in headers and JSON output.
     public var hexString: String {

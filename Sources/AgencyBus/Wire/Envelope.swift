@@ -95,14 +95,12 @@ public struct Envelope: Sendable {
     /// The same with every key the signer may have used (current first, then keys retired
     /// after this message was created): valid when one of them verifies.
     public func verify(withAnyOf keys: [PublicKey], letter: Letter? = nil) throws {
-        guard let key = keys.first(where: { $0.verify(signature: signature, of: header) }) ?? keys.first else {
-            throw ProtocolError(.badSignature, "no key known for \(signerID)")
+        guard !keys.isEmpty else { throw ProtocolError(.badSignature, "no key known for \(signerID)") }
+        // Each key is tried once (a signature check is the costly part); usually the first fits.
+        guard keys.contains(where: { $0.verify(signature: signature, of: header) }) else {
+            throw ProtocolError(.badSignature, "signature does not verify with \(signerID)'s key")
         }
-        if kind == "letter" {
-            try verify(with: key, letter: letter ?? (try decode(Letter.self)))
-        } else {
-            try verify(with: key)
-        }
+        try verifyAttachments(letter: kind == "letter" ? (letter ?? (try decode(Letter.self))) : nil)
     }
 
     private func verifySignature(with key: PublicKey) throws {
