@@ -139,7 +139,7 @@ public final class AgencyNode {
         try store.db.inTransaction {
             for (envelope, letter) in sealed {
                 try store.insert(envelope, direction: "out", state: "queued", subject: letter.subject,
-                                 attachments: letter.attachments, recipients: letter.recipientAgencies)
+                                 attachments: letter.attachments, recipients: letter.recipientAgencies, letter: letter)
             }
         }
         for (envelope, letter) in sealed {
@@ -331,7 +331,8 @@ public final class AgencyNode {
                 log.error("letter rejected", ["message.id": envelope.id, "from": signer, "reason": reason])
                 return [.rejected(id: envelope.id, reason: reason)]
             }
-            try store.insert(envelope, direction: "in", state: "stored", subject: letter.subject, attachments: letter.attachments)
+            try store.insert(envelope, direction: "in", state: "stored", subject: letter.subject, attachments: letter.attachments,
+                             letter: letter)
             receipts[signer, default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
             log.info("letter stored", ["message.id": envelope.id, "from": letter.from])
             return [.received(envelope, letter)]

@@ -91,7 +91,8 @@ public final class NodeStore {
     @discardableResult
     public func insert(_ envelope: Envelope, direction: String, state: String, subject: String,
                        attachments: [AttachmentInfo] = [], recipients: [String] = [],
-                       letterID: String? = nil, parentID: String? = nil, due: String? = nil) throws -> Bool {
+                       letterID: String? = nil, parentID: String? = nil, due: String? = nil,
+                       letter: Letter? = nil) throws -> Bool {
         if try db.queryOne("SELECT 1 FROM messages WHERE id = ?", envelope.id, map: { _ in true }) != nil { return false }
         try db.run("""
             INSERT INTO messages (id, kind, direction, sender, subject, header, signature, hash, created, stored_at, state,
@@ -109,7 +110,8 @@ public final class NodeStore {
         for r in recipients {
             try db.run("INSERT INTO deliveries (message_seq, recipient) VALUES (?, ?)", seq, r)
         }
-        try registerStored(seq: seq, envelope: envelope, direction: direction, subject: subject, attachments: attachments)
+        try registerStored(seq: seq, envelope: envelope, direction: direction, subject: subject, attachments: attachments,
+                           letter: letter)
         return true
     }
 
