@@ -16,14 +16,21 @@ extension NodeStore {
     /// Only letters are numbered. A disposition is not entered in the register: it is
     /// written on the letter's disposition sheet and listed by the agenda under the letter's
     /// number (as *lembar disposisi* are in paper registries).
-    func assignAgenda(messageID id: String, direction: String, at: Timestamp) throws {
-        guard try db.queryOne("SELECT 1 FROM agenda WHERE message_id = ? AND direction = ?", id, direction, map: { _ in true }) == nil,
-              let header = try db.queryOne("SELECT header FROM messages WHERE id = ? AND kind = 'letter'", id, map: { $0.blob(0) })
+    /// `decoded`: the stored letter's header when the caller has it (saves two JSON decodes).
+    func assignAgenda(messageID id: String, direction: String, at: Timestamp, letter decoded: Letter? = nil) throws {
+        guard try db.queryOne("SELECT 1 FROM agenda WHERE message_id = ? AND direction = ?", id, direction, map: { _ in true }) == nil
         else { return }
-        // Stored letters were validated (incoming) or composed here (outgoing); a header that
-        // does not decode still gets its number, with what the common header says.
-        let letter = try? JSONDecoder().decode(Letter.self, from: header)
-        let common = try? JSONDecoder().decode(CommonHeader.self, from: header)
+        let letter: Letter?, common: CommonHeader?
+        if let decoded {
+            (letter, common) = (decoded, nil)
+        } else {
+            guard let header = try db.queryOne("SELECT header FROM messages WHERE id = ? AND kind = 'letter'", id, map: { $0.blob(0) })
+            else { return }
+            // Stored letters were validated (incoming) or composed here (outgoing); a header that
+            // does not decode still gets its number, with what the common header says.
+            letter = try? JSONDecoder().decode(Letter.self, from: header)
+            common = letter == nil ? try? JSONDecoder().decode(CommonHeader.self, from: header) : nil
+        }
         let recipients = letter.map { ($0.to + $0.cc).joined(separator: ",") } ?? ""
         try db.run("""
             INSERT INTO agenda (direction, year, number, message_id, assigned_at, letter_number, letter_date, sender,

@@ -88,7 +88,7 @@ extension NodeStore {
     func registerStored(seq: Int64, envelope: Envelope, direction: String, subject: String, attachments: [AttachmentInfo],
                         letter: Letter? = nil) throws {
         if direction == "out" && envelope.kind == "letter" {
-            try assignAgenda(messageID: envelope.id, direction: "out", at: calendar.now())
+            try assignAgenda(messageID: envelope.id, direction: "out", at: calendar.now(), letter: letter)
         }
         switch envelope.kind {
         case "disposition":
@@ -103,9 +103,11 @@ extension NodeStore {
 
     /// Called by `markReceived` when a message first reaches this node's inbox: a letter gets
     /// its IN number.
-    func registerReceived(id: String) throws {
-        guard try db.queryOne("SELECT kind FROM messages WHERE id = ?", id, map: { $0.text(0) }) == "letter" else { return }
-        try assignAgenda(messageID: id, direction: "in", at: calendar.now())
+    func registerReceived(id: String, letter: Letter? = nil) throws {
+        if letter == nil {
+            guard try db.queryOne("SELECT kind FROM messages WHERE id = ?", id, map: { $0.text(0) }) == "letter" else { return }
+        }
+        try assignAgenda(messageID: id, direction: "in", at: calendar.now(), letter: letter)
     }
 
     // MARK: - Opening

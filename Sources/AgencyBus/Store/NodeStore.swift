@@ -102,7 +102,7 @@ public final class NodeStore {
                    envelope.signature, envelope.hash, envelope.common.created, Timestamp.now().milliseconds, state,
                    letterID ?? (envelope.kind == "letter" ? envelope.id : nil), parentID, due)
         let seq = db.lastInsertRowID  // before markReceived, which may insert an agenda row
-        if direction == "in" { try markReceived(id: envelope.id) }
+        if direction == "in" { try markReceived(id: envelope.id, letter: letter) }
         for (i, (info, data)) in zip(attachments, envelope.attachments).enumerated() {
             try db.run("INSERT INTO attachments (message_seq, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        seq, i, info.name, info.mediaType, info.size, info.sha256, data)
@@ -117,9 +117,9 @@ public final class NodeStore {
 
     /// Records that the message was delivered to this node: a letter or disposition this
     /// node sent to (among others) its own agency is in its inbox too.
-    public func markReceived(id: String) throws {
+    public func markReceived(id: String, letter: Letter? = nil) throws {
         try db.run("UPDATE messages SET received_at = ? WHERE id = ? AND received_at IS NULL", Timestamp.now().milliseconds, id)
-        if db.changes > 0 { try registerReceived(id: id) }  // its IN agenda number, same transaction
+        if db.changes > 0 { try registerReceived(id: id, letter: letter) }  // its IN agenda number, same transaction
     }
 
     public func setState(id: String, state: String, reason: String? = nil, acceptedAt: String? = nil) throws {
