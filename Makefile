@@ -4,19 +4,27 @@
 #   make bench  builds in release and runs the benchmarks (~15 min); writes docs/benchmarks.md
 SHELL := /bin/bash
 SWIFT ?= swift
-# C libraries the package links against, and the tools the tests drive: iproute2 and iptables
-# for the emulated WAN (fault scenario 3), tmux for the `watch` terminal test, systemd for
-# `systemd-analyze verify` of the deploy/ units.
-DEBIAN_PACKAGES := libzmq3-dev libsqlite3-dev libsodium-dev libssl-dev iproute2 iptables tmux systemd
+# The C libraries the package links against (libssl-dev: libcrypto for SHA-256).
+DEBIAN_PACKAGES := libzmq3-dev libsqlite3-dev libsodium-dev libssl-dev
+# The tools the tests drive: iproute2 and iptables for the emulated WAN (fault scenario 3),
+# tmux for the `watch` terminal test, systemd for `systemd-analyze verify` of deploy/.
+TEST_PACKAGES := iproute2 iptables tmux systemd
 BIN := .build/debug
 
-.PHONY: all deps build test test-faults fuzz verify-deploy demo bench bench-quick clean
+.PHONY: all deps test-deps install-packages build test test-faults fuzz verify-deploy demo bench bench-quick clean
 
 all: build
 
 # Install the Debian packages the C modules link against, only when one is missing.
 deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEBIAN_PACKAGES)"
+
+# ...and the tools the tests drive.
+test-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(TEST_PACKAGES)"
+
+install-packages:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -28,13 +36,13 @@ deps:
 build: deps
 	$(SWIFT) build
 
-test: build
+test: build test-deps
 	AGENCYBUS_BIN=$(CURDIR)/$(BIN) $(SWIFT) test
 
 # The fault-injection suite at full scale (5,000 letters and 20 kills for the kill scenarios,
 # 2,000 letters over the WAN with a 30 s cut, a 10,000-letter backlog). `make test` runs them shortened.
 # AGENCYBUS_FAULT_SEED=<seed> replays a run's kill points.
-test-faults: build
+test-faults: build test-deps
 	AGENCYBUS_FAULTS=full AGENCYBUS_BIN=$(CURDIR)/$(BIN) $(SWIFT) test --filter FaultTests
 
 # libFuzzer on the wire decoder and the envelope parser; FUZZ_SECONDS per target (see Fuzz/README.md).
@@ -42,7 +50,7 @@ fuzz: deps
 	Fuzz/fuzz.sh
 
 # systemd-analyze verify on the units in deploy/ (also part of `make test`).
-verify-deploy: build
+verify-deploy: build test-deps
 	AGENCYBUS_BIN=$(CURDIR)/$(BIN) sh deploy/verify-units.sh
 
 demo: build

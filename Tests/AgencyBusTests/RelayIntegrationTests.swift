@@ -131,6 +131,11 @@ struct RelayIntegrationTests {
         let first = try await subscription.waitForLines(1, timeout: 10)
         #expect(try parseJSONLines(first.joined(separator: "\n")).first?["id"] as? String == id, "\(h.brokerLog)")
 
+        // A second broker on the same data directory is refused (it would deliver on its own).
+        let second = try await h.brokerTool(["--topology", h.topologyPath, "--broker", h.brokerID, "--data", h.brokerData,
+                                             "--bind", "tcp://127.0.0.1:*"], timeout: 10)
+        #expect(second.exitCode == 78 && second.stderr.contains("another bus-broker is using"), "\(second)")
+
         // The restarted broker accepts and relays new letters too.
         let later = try await sendAccepted(h, subject: "Sesudah restart")
         let both = try await subscription.waitForLines(2, timeout: 10)

@@ -53,6 +53,8 @@ public final class Broker {
     var replacedSessions: [[UInt8]: String] = [:]
     /// Counters, operator streams and metrics (Broker+Monitoring.swift).
     let monitor = BrokerMonitor(startedAt: .now())
+    /// The lock on the data directory (see `lockDataDirectory`); never closed while running.
+    let dataLock: Int32
     /// Agencies whose receipts could not be recorded (store full or failing), with when: their
     /// window was freed so delivery goes on, and their session is rewound after
     /// `unrecordedReceiptRetryMilliseconds` so the deliveries are sent (and receipted) again.
@@ -74,6 +76,7 @@ public final class Broker {
         guard me.publicKey == key.publicKey.text else {
             throw BrokerStartError("the topology lists publicKey '\(me.publicKey)' for broker '\(me.id)', but \(keyPath) holds \(key.publicKey.text); put that key in the topology")
         }
+        dataLock = try Self.lockDataDirectory(config.dataDirectory)
         store = try BrokerStore(path: config.dataDirectory + "/queue.sqlite")
         zapHandler = ZAPHandler(topology: topology)
 
@@ -83,6 +86,24 @@ public final class Broker {
         let bindTo = config.bindEndpoint ?? me.endpoint
         router = try Self.makeRouter(context: context, key: key, endpoint: bindTo)
         endpoint = router.lastEndpoint
+    }
+
+    /// One broker per data directory: two serving the same queue.sqlite would each deliver
+    /// and receipt on their own. An exclusive lock on DIR/broker.lock (held until the process
+    /// ends, also by SIGKILL) says who has it; the file holds that broker's pid.
+    static func lockDataDirectory(_ directory: String) throws -> Int32 {
+        let path = directory + "/broker.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BrokerStartError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(fd)
+            throw BrokerStartError("another bus-broker is using \(directory) (pid \(holder.isEmpty ? "?" : holder)); stop it first, or give this one its own --data directory")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
     }
 
     /// The client socket: ROUTER, CURVE server with ZAP admission, mandatory routing (a send to
