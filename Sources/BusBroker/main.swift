@@ -47,6 +47,7 @@ let setSpec = CommandSpec(
     tool: "bus-broker", name: "set-topology",
     abstract: "Set a public key or an endpoint in a topology file (what ops paste by hand, scripted).",
     discussion: """
+    --add creates the entry first (an agency with --name, no units; edit the file to add units).
     Replacing an agency's key keeps the old one under "formerKeys" with the time it was
     retired, so letters it signed before stay verifiable (a rotation, see 'bus-cli rekey');
     --compromised drops it instead. Reload the broker afterwards: kill -HUP <pid>.
@@ -58,6 +59,9 @@ let setSpec = CommandSpec(
         OptionSpec("operator", value: "ID", help: "The operator entry to edit"),
         OptionSpec("public-key", value: "KEY", help: "The new publicKey (as printed by keygen / init / rekey)"),
         OptionSpec("endpoint", value: "ENDPOINT", help: "The new endpoint (brokers only)"),
+        OptionSpec("add", help: "Add the --agency or --operator entry (agencies need --name; they use the only broker unless --agency-broker)"),
+        OptionSpec("name", value: "TEXT", help: "With --add --agency: the agency's full name"),
+        OptionSpec("agency-broker", value: "ID", help: "With --add --agency: its broker (default: the topology's only broker)"),
         OptionSpec("revoke", help: "Mark the agency or operator revoked: refused from the next reload on; its key stays for old signatures"),
         OptionSpec("compromised", help: "With --agency and --public-key: drop the old key instead of keeping it under formerKeys"),
     ])
@@ -126,8 +130,27 @@ func runSet(_ args: ParsedArguments) throws -> Int32 {
     if args.flag("revoke") && args.value("agency") == nil && args.value("operator") == nil {
         throw UsageError("--revoke goes with --agency ID or --operator ID", spec: setSpec)
     }
+    if args.flag("add") {
+        if let id = args.value("agency") {
+            guard topology.agency(id) == nil else { throw NodeError.data("--add: agency '\(id)' is already in \(path)") }
+            guard let name = args.value("name"), !name.isEmpty else { throw UsageError("--add --agency needs --name \"<full name>\"", spec: setSpec) }
+            let broker = try args.value("agency-broker") ?? {
+                guard topology.brokers.count == 1 else { throw UsageError("--add --agency: name its broker with --agency-broker ID", spec: setSpec) }
+                return topology.brokers[0].id
+            }()
+            topology.agencies.append(.init(id: id, name: name, broker: broker, publicKey: "", units: []))
+        } else if let id = args.value("operator") {
+            guard topology.operator(id) == nil else { throw NodeError.data("--add: operator '\(id)' is already in \(path)") }
+            topology.operators.append(.init(id: id, publicKey: ""))
+        } else {
+            throw UsageError("--add goes with --agency ID --name TEXT or --operator ID", spec: setSpec)
+        }
+    }
+    func missing(_ what: String, _ id: String) -> NodeError {
+        NodeError.data("no \(what) '\(id)' in \(path); add it with: bus-broker set-topology --topology \(path) --add --\(what) \(id)\(what == "agency" ? " --name \"…\"" : "")")
+    }
     if let id = args.value("agency") {
-        guard let i = topology.agencies.firstIndex(where: { $0.id == id }) else { throw NodeError.data("no agency '\(id)' in \(path)") }
+        guard let i = topology.agencies.firstIndex(where: { $0.id == id }) else { throw missing("agency", id) }
         let old = topology.agencies[i].publicKey
         if let key, key != old {
             if !old.isEmpty && !args.flag("compromised") {
@@ -142,7 +165,7 @@ func runSet(_ args: ParsedArguments) throws -> Int32 {
         if let key { topology.brokers[i].publicKey = key }
         if let e = args.value("endpoint") { topology.brokers[i].endpoint = e }
     } else if let id = args.value("operator") {
-        guard let i = topology.operators.firstIndex(where: { $0.id == id }) else { throw NodeError.data("no operator '\(id)' in \(path)") }
+        guard let i = topology.operators.firstIndex(where: { $0.id == id }) else { throw missing("operator", id) }
         if let key { topology.operators[i].publicKey = key }
         if args.flag("revoke") { topology.operators[i].revoked = true }
     } else {

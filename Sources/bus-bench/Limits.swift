@@ -111,11 +111,13 @@ enum LimitBench {
             throw BenchFailure("raw forwarder: the receiver did not connect")
         }
         let stop = Locked(false)
+        // Each socket is used by one thread only (libzmq's rule); the compiler cannot see that.
+        nonisolated(unsafe) let (fwdFront, fwdBack, rawReceiver) = (front, back, receiver)
         let forwarderThread = Worker("raw-forwarder") {
             while !stop.get {
-                guard try ZMQPoller.pollIn([front], timeoutMs: 50)[0] else { continue }
-                while let msg = try front.receive(dontWait: true) {
-                    try back.send([receiverID] + msg.frames.dropFirst())
+                guard try ZMQPoller.pollIn([fwdFront], timeoutMs: 50)[0] else { continue }
+                while let msg = try fwdFront.receive(dontWait: true) {
+                    try fwdBack.send([receiverID] + msg.frames.dropFirst())
                 }
             }
         }
@@ -125,8 +127,8 @@ enum LimitBench {
         let receiving = Worker("raw-receiver") {
             var got = 0
             while got < count {
-                guard try ZMQPoller.pollIn([receiver], timeoutMs: 10_000)[0] else { throw BenchFailure("raw forwarder stalled at \(got)") }
-                while got < count, try receiver.receive(dontWait: true) != nil { got += 1 }
+                guard try ZMQPoller.pollIn([rawReceiver], timeoutMs: 10_000)[0] else { throw BenchFailure("raw forwarder stalled at \(got)") }
+                while got < count, try rawReceiver.receive(dontWait: true) != nil { got += 1 }
             }
             finished.with { $0 = now() }
         }
@@ -157,18 +159,20 @@ enum LimitBench {
             throw BenchFailure("raw forwarder: the receiver did not connect")
         }
         let stop = Locked(false)
+        // Each socket is used by one thread only (libzmq's rule); the compiler cannot see that.
+        nonisolated(unsafe) let (fwdFront, fwdBack, rawReceiver) = (front, back, receiver)
         let forwarderThread = Worker("raw-forwarder") {
             while !stop.get {
-                guard try ZMQPoller.pollIn([front], timeoutMs: 50)[0] else { continue }
-                while let msg = try front.receive(dontWait: true) { try back.send([receiverID] + msg.frames.dropFirst()) }
+                guard try ZMQPoller.pollIn([fwdFront], timeoutMs: 50)[0] else { continue }
+                while let msg = try fwdFront.receive(dontWait: true) { try fwdBack.send([receiverID] + msg.frames.dropFirst()) }
             }
         }
         let latencies = Locked<[Double]>([])
         let receiving = Worker("raw-receiver") {
             var got = 0
             while got < count {
-                guard try ZMQPoller.pollIn([receiver], timeoutMs: 10_000)[0] else { throw BenchFailure("raw latency stalled") }
-                while got < count, let msg = try receiver.receive(dontWait: true) {
+                guard try ZMQPoller.pollIn([rawReceiver], timeoutMs: 10_000)[0] else { throw BenchFailure("raw latency stalled") }
+                while got < count, let msg = try rawReceiver.receive(dontWait: true) {
                     let sent = msg.frames[0].prefix(8).withUnsafeBytes { $0.loadUnaligned(as: Double.self) }
                     let at = now()
                     latencies.with { $0.append((at - sent) * 1000) }

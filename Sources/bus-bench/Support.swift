@@ -56,7 +56,7 @@ func say(_ s: String) {
     FileHandle.standardError.write(Data("[bench \(String(format: "%7.1f", now() - benchStart)) s] \(s)\n".utf8))
 }
 
-nonisolated(unsafe) let benchStart = now()
+let benchStart = now()
 
 /// A lock-protected value for the bench's worker threads.
 // @unchecked Sendable: every access goes through `lock`.

@@ -181,7 +181,7 @@ struct TopologyTests {
         let t = sample()
         try t.check(Address(agency: "kemenpanrb"), field: "to")
         try t.check(Address(agency: "kemenpanrb", unit: "setmen"), field: "to")
-        #expect(throws: ValidationError(field: "to", reason: "unknown agency 'anri' (not in the topology)")) {
+        #expect(throws: ValidationError(field: "to", reason: "unknown agency 'anri' (not in the topology; known: kemenpanrb, pemkot-makassar)")) {
             try t.check(Address(agency: "anri"), field: "to")
         }
         #expect(throws: ValidationError(field: "cc", reason: "agency 'kemenpanrb' has no unit 'deputi' (known: setmen, menteri)")) {

@@ -58,7 +58,7 @@ public final class AgencyNode {
     public static func initialize(directory: String, agency: String, topologyPath: String) throws -> PublicKey {
         let topology = try Topology.load(path: topologyPath)
         guard topology.agency(agency) != nil else {
-            throw NodeError.usage("agency '\(agency)' is not in the topology \(topologyPath) (known: \(topology.agencies.map(\.id).joined(separator: ", ")))")
+            throw NodeError.data("agency '\(agency)' is not in the topology \(topologyPath) (known: \(topology.agencies.map(\.id).joined(separator: ", "))); add it with: bus-broker set-topology --topology \(topologyPath) --add --agency \(agency) --name \"…\"")
         }
         let fm = FileManager.default
         if fm.fileExists(atPath: NodeConfig.path(in: directory)) {

@@ -42,7 +42,7 @@ public final class OperatorClient {
         let topology = try Topology.load(path: topologyPath)
         guard topology.operator(id) != nil else {
             let known = topology.operators.map(\.id)
-            throw NodeError.usage("operator '\(id)' is not in the topology \(topologyPath) (known: \(known.isEmpty ? "none; add it under \"operators\"" : known.joined(separator: ", ")))")
+            throw NodeError.data("operator '\(id)' is not in the topology \(topologyPath) (known: \(known.isEmpty ? "none" : known.joined(separator: ", "))); add it with: bus-broker set-topology --topology \(topologyPath) --add --operator \(id)")
         }
         let fm = FileManager.default
         if fm.fileExists(atPath: OperatorConfig.path(in: directory)) || fm.fileExists(atPath: NodeConfig.path(in: directory)) {

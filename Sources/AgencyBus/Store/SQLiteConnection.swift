@@ -103,6 +103,7 @@ public final class SQLiteConnection {
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction; commits (durably, with
     /// synchronous=FULL) on return and rolls back on any throw. Nested calls use a savepoint inside the outer one.
+    @discardableResult
     public func inTransaction<T>(_ body: () throws -> T) throws -> T {
         if transactionDepth > 0 {
             // Nested: a savepoint, so a failing inner part rolls back alone.

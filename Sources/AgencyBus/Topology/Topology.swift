@@ -26,6 +26,12 @@ public struct Topology: Codable, Sendable {
         /// Keys this agency signed with before a rotation (`bus-cli rekey`). Each verifies what
         /// was created up to its `retired` time; none of them is admitted to connect.
         public var formerKeys: [FormerKey]?
+
+        public init(id: String, name: String, broker: String, publicKey: String, units: [Unit], timeZone: String? = nil,
+                    revoked: Bool? = nil, formerKeys: [FormerKey]? = nil) {
+            self.id = id; self.name = name; self.broker = broker; self.publicKey = publicKey; self.units = units
+            self.timeZone = timeZone; self.revoked = revoked; self.formerKeys = formerKeys
+        }
     }
     /// A rotated-out signing key and when it stopped signing (RFC 3339 UTC).
     public struct FormerKey: Codable, Sendable, Equatable {
@@ -40,6 +46,10 @@ public struct Topology: Codable, Sendable {
         /// Grants this operator letter content (subject, body, notes) on the operator stream.
         /// Absent or false: metadata only (ids, kinds, agencies, sizes, times, reasons).
         public var content: Bool?
+
+        public init(id: String, publicKey: String, revoked: Bool? = nil, content: Bool? = nil) {
+            self.id = id; self.publicKey = publicKey; self.revoked = revoked; self.content = content
+        }
     }
 
     public func `operator`(_ id: String) -> Operator? { operators.first { $0.id == id } }
@@ -172,7 +182,7 @@ public struct Topology: Codable, Sendable {
     /// Checks that an address names a known agency and, if given, one of its units.
     public func check(_ address: Address, field: String) throws {
         guard let a = agency(address.agency) else {
-            throw ValidationError(field: field, reason: "unknown agency '\(address.agency)' (not in the topology)")
+            throw ValidationError(field: field, reason: "unknown agency '\(address.agency)' (not in the topology; known: \(agencies.map(\.id).joined(separator: ", ")))")
         }
         // A revoked agency can no longer connect: mail for it would wait forever.
         if a.revoked == true {

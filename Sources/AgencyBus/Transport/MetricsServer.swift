@@ -225,8 +225,13 @@ public final class MetricsServer: @unchecked Sendable {
             }
         }
         guard rc == 0 else { return "?" }
-        let h = String(cString: host), s = String(cString: service)
+        let h = Self.text(host), s = Self.text(service)
         return h.contains(":") ? "[\(h)]:\(s)" : "\(h):\(s)"
+    }
+
+    /// A NUL-terminated C buffer as text.
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
