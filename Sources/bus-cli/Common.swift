@@ -93,3 +93,14 @@ func dispositionLine(_ d: Disposition, subject: String, status: String, today: S
     if let d = d.due { due = d < today ? " OVERDUE (due \(d))" : " due \(d)" }
     return "\(d.created)  \(d.id)  \(status.padding(toLength: 8, withPad: " ", startingAt: 0))  DISPOSISI \(d.from) → \(d.to.joined(separator: ",")) [\(d.instructions.joined(separator: ", "))]\(due)  \(subject)"
 }
+
+/// A letter or disposition id given on the command line: ULIDs are case-insensitive, so a
+/// lowercase one is taken as its canonical uppercase; anything else is refused (65) saying
+/// what an id looks like and where to find one.
+func messageIDArgument(_ text: String) throws -> String {
+    let id = text.uppercased()
+    guard MessageID.isValid(id) else {
+        throw NodeError.data("'\(text)' is not a letter or disposition id (26 characters, like 01KJP57VCMTSZ1KY5CEFFXFNZ9); 'bus-cli inbox' lists them")
+    }
+    return id
+}

@@ -24,7 +24,7 @@ let disposeSpec = CommandSpec(
     ])
 
 let disposeVerb = Verb(disposeSpec) { args in
-    let id = args.positionals[0]
+    let id = try messageIDArgument(args.positionals[0])
     let to = try addresses(args.values("to"), option: "to")
     guard !to.isEmpty else { throw UsageError("missing required option '--to <ID/UNIT[,...]>'", spec: disposeSpec) }
     var instructions: [Instruction] = []

@@ -12,7 +12,7 @@ let showSpec = CommandSpec(
 
 let showVerb = Verb(showSpec) { args in
     let node = try openNode(args, spec: showSpec)
-    let id = args.positionals[0]
+    let id = try messageIDArgument(args.positionals[0])
     guard let m = try node.store.message(id: id), let envelope = try node.store.envelope(id: id),
           m.kind == "letter" || m.kind == "disposition" else {
         throw NodeError.data("no letter or disposition \(id) in \(node.directory)")

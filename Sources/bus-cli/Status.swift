@@ -14,7 +14,7 @@ let statusSpec = CommandSpec(
               jsonOption, verboseOption])
 
 let statusVerb = Verb(statusSpec) { args in
-    let id = args.positionals[0]
+    let id = try messageIDArgument(args.positionals[0])
     let value: StatusUpdate.Value
     do { value = try StatusUpdate.Value.parse(args.positionals[1]) } catch let e as ValidationError {
         throw UsageError(e.reason, spec: statusSpec)

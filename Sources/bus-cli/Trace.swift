@@ -20,9 +20,8 @@ let traceSpec = CommandSpec(
               jsonOption, verboseOption])
 
 let traceVerb = Verb(traceSpec) { args in
-    let id = args.positionals[0]
+    let id = try messageIDArgument(args.positionals[0])
     let timeout = try timeoutOption(args, spec: traceSpec)
-    guard MessageID.isValid(id) else { throw NodeError.data("'\(id)' is not a letter or disposition id") }
     let report: TraceReport
     var node: AgencyNode?
     if args.value("operator") != nil {

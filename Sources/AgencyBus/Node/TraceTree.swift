@@ -44,7 +44,7 @@ public enum TraceTree {
         let itemTime = origin?.at ?? events.first?.at ?? Timestamp(milliseconds: 0)
         var detail: String
         if item.kind == "letter" {
-            detail = "\"\(item.subject ?? "")\" to \(item.to.joined(separator: ", "))"
+            detail = (item.subject.map { "\"\($0)\"" } ?? "(subject hidden)") + " to \(item.to.joined(separator: ", "))"
         } else {
             detail = "→ \(item.to.joined(separator: ", ")) [\((item.instructions ?? []).joined(separator: ", "))]"
             if let due = item.due { detail += " due \(due)" }
