@@ -22,7 +22,7 @@ let package = Package(
         .executableTarget(name: "BusBroker", dependencies: ["AgencyBus"]),
         .executableTarget(name: "bus-cli", dependencies: ["AgencyBus"]),
         // `make bench`: real broker processes and real node code on loopback (not part of `make test`).
-        .executableTarget(name: "bus-bench", dependencies: ["AgencyBus", "CZMQ", "CSQLite", "CSodium"],
+        .executableTarget(name: "bus-bench", dependencies: ["AgencyBus", "CZMQ", "CSQLite", "CSodium", "CCrypto"],
                          swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "AgencyBusTests", dependencies: ["AgencyBus"]),
     ]

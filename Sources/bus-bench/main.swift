@@ -1,6 +1,7 @@
 import AgencyBus
 import CSQLite
 import CSodium
+import CCrypto
 import CZMQ
 import Foundation
 
@@ -135,7 +136,7 @@ Output of a real run of `\(command)` (scale: \(scale.name)). Regenerate with `ma
 
 - Date: \(dateFormatter.string(from: started)) (run took \(fmt((now() - wall0) / 60, 1)) min)
 - Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), \(memory) RAM, Linux \(kernel)
-- Versions: \(swiftVersion); libzmq \(major).\(minor).\(patch); SQLite \(String(cString: sqlite3_libversion())); libsodium \(String(cString: sodium_version_string())); AgencyBus \(gitCommit)
+- Versions: \(swiftVersion); libzmq \(major).\(minor).\(patch); SQLite \(String(cString: sqlite3_libversion())); libsodium \(String(cString: sodium_version_string())); \(String(cString: OpenSSL_version(OPENSSL_VERSION))) (SHA-256); AgencyBus \(gitCommit)
 - Build: `swift build -c release`; broker `bus-broker --log-level warning` (one process per scenario, fresh store)
 
 Figures are medians of the runs with their spread (min–max) in brackets; S1, S2, S3 (one circular),
