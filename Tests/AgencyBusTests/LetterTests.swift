@@ -187,7 +187,12 @@ struct LetterTests {
         #expect(e?.reason.contains("32 MiB") == true)
         #expect(e?.reason.contains("\((32 << 20) + 1)") == true)
         l.attachments = [info(size: Limits.maxAttachmentBytes + 1)]
-        #expect(failingField(l) == "attachments")
+        #expect(failingField(l) == "attachments[0].size")
+        // Sizes from the wire that would overflow a sum are refused, not added (this crashed the broker).
+        l.attachments = [info("a.pdf", size: 1 << 62), info("b.pdf", size: 1 << 62)]
+        #expect(failingField(l) == "attachments[0].size")
+        l.attachments = [info("a.pdf", size: Int.max)]
+        #expect(failingField(l) == "attachments[0].size")
     }
 
     @Test(arguments: ["", "a/b.pdf", "/etc/passwd", "..", ".", String(repeating: "n", count: 256)])

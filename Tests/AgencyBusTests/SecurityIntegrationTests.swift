@@ -647,8 +647,14 @@ struct SecurityIntegrationTests {
         let (header, signature) = (letter.header, letter.signature)
         let id = letter.id
         func text(_ s: String) -> Data { Data(s.utf8) }
+        // Signed attachment sizes whose sum overflows an Int (this once stopped the broker).
+        var huge = Fixtures.letter(from: sender, to: [recipient], subject: "Ukuran raksasa", attachments: [attachment, attachment])
+        for i in huge.attachments.indices { huge.attachments[i].size = 1 << 62 }
+        let overflow = try Envelope.seal(huge, attachments: [attachment, attachment], with: key)
 
         let cases: [(what: String, frames: [Data], code: RefusalCode, id: String)] = [
+            ("attachment sizes that overflow a sum", [AGB1, SUBMIT, overflow.header, overflow.signature, attachment, attachment],
+             .invalid, overflow.id),
             // Truncated.
             ("SUBMIT with only a header frame", [AGB1, SUBMIT, header], .malformed, id),
             ("SUBMIT with no argument frames", [AGB1, SUBMIT], .malformed, "-"),

@@ -98,6 +98,11 @@ public struct Letter: Codable, Sendable {
                 throw ValidationError(field: "\(f).name", reason: "must be a plain file name of 1–\(Limits.maxFileNameCharacters) characters without '/'")
             }
             guard a.size >= 0 else { throw ValidationError(field: "\(f).size", reason: "negative") }
+            // Bounded before it is added: sizes come from the wire, and an overflowing sum
+            // would stop the process (a one-message denial of service found by testing).
+            guard a.size <= Limits.maxAttachmentBytes else {
+                throw ValidationError(field: "\(f).size", reason: "\(a.size) bytes; the limit is \(Limits.maxAttachmentBytes) bytes (32 MiB) per letter")
+            }
             guard !a.mediaType.isEmpty, a.mediaType.count <= Limits.maxMediaTypeCharacters, a.mediaType.contains("/") else {
                 throw ValidationError(field: "\(f).mediaType", reason: "'\(a.mediaType.prefix(40))' is not a media type like text/plain")
             }
