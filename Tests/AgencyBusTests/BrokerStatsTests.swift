@@ -143,6 +143,15 @@ struct BrokerStatsTests {
         let full = try JSONDecoder().decode(BrokerEvent.self, from: e.json())
         #expect(full == e)
         #expect(e.involves(agency: "kemenpanrb") && e.involves(agency: "anri") && !e.involves(agency: "pemkot-semarang"))
+
+        // A recipient node's rejection reason can quote the letter: withheld without the grant.
+        let rejected = BrokerEvent(ts: t0, kind: .rejected, agency: "bappenas",
+                                   reason: "attachments[0] ('nota-rahasia.pdf') does not match the SHA-256 in the signed header")
+        #expect(rejected.hasContent)
+        #expect(rejected.redacted().reason == BrokerEvent.withheldRejection)
+        #expect(!String(decoding: rejected.redacted().json(), as: UTF8.self).contains("nota-rahasia"))
+        let refused = BrokerEvent(ts: t0, kind: .refused, id: "-", code: "malformed", reason: "header is not valid UTF-8")
+        #expect(!refused.hasContent && refused.redacted().reason == refused.reason, "the broker's own reasons stay")
     }
 
     @Test func operatorStreamsExpireAndStayBounded() {

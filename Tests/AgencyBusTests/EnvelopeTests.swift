@@ -185,6 +185,29 @@ struct EnvelopeTests {
         }
     }
 
+    @Test func aKeyTwiceInOneObjectIsMalformed() {
+        // Readers disagree on which of two equal keys counts; a signed header must not be read two ways.
+        let base = #"{"created":"2026-12-03T19:52:38.123Z","from":"kemenpanrb","id":"01JDX5M8ZQ4T0J6W3V9B2K7C1N","kind":"letter","v":1"#
+        for (extra, key) in [(#","to":["a"],"to":["b"]}"#, "to"),
+                             (#","subject":"A","\u0073ubject":"B"}"#, "subject"),          // escaped, same key
+                             (#","from":"bappenas"}"#, "from"),
+                             (#","attachments":[{"name":"a","name":"b"}]}"#, "name"),       // nested object
+                             (#","x":{"k":1,"y":{"k":2},"k":3}}"#, "k"),
+                             (#","emoji\ud83d\ude00":1,"emoji"# + "\u{1F600}" + #"":2}"#, "emoji\u{1F600}")] {  // a surrogate pair is the character
+            let e = decodeError(Data((base + extra).utf8))
+            #expect(e?.code == .malformed && e?.reason.contains("'\(key)' twice") == true, "\(extra): \(String(describing: e))")
+        }
+        // The same key in different objects, or a key's text as a value, is fine.
+        for extra in [#","a":{"k":1},"b":{"k":1}}"#, #","subject":"from","note":"kind"}"#, #","l":[{"k":1},{"k":2}]}"#,
+                      #","s":"a \"quoted\" \\ \"k\":1","k":2}"#] {
+            #expect(JSONDuplicateKeys.first(in: Data((base + extra).utf8)) == nil, "\(extra)")
+        }
+        // Never traps on broken input.
+        for broken in [#"{"a"#, #"{"a\u12"#, "}}}]]", #"{"k":1,"k"#, String(repeating: "[", count: 100_000), #""\"#] {
+            _ = JSONDuplicateKeys.first(in: Data(broken.utf8))
+        }
+    }
+
     @Test func headerThatIsNotJSONIsMalformed() {
         for bytes in ["not json", "[1,2,3]", "{", "\"text\"", "{\"v\":1,", "null"] {
             #expect(decodeError(Data(bytes.utf8))?.code == .malformed, "\(bytes)")

@@ -652,7 +652,12 @@ struct SecurityIntegrationTests {
         for i in huge.attachments.indices { huge.attachments[i].size = 1 << 62 }
         let overflow = try Envelope.seal(huge, attachments: [attachment, attachment], with: key)
 
+        // One signed header, two meanings: "to" twice (first wins here, last in Python or jq).
+        let twoTo = text(#"{"to":["pemprov-jateng"],"#) + plain.header.dropFirst()
+        let twoToSignature = key.sign(twoTo)
+
         let cases: [(what: String, frames: [Data], code: RefusalCode, id: String)] = [
+            ("a key twice in the signed header", [AGB1, SUBMIT, twoTo, twoToSignature], .malformed, plain.id),
             ("attachment sizes that overflow a sum", [AGB1, SUBMIT, overflow.header, overflow.signature, attachment, attachment],
              .invalid, overflow.id),
             // Truncated.
@@ -810,6 +815,22 @@ struct SecurityIntegrationTests {
         // Replayed once more after it was delivered: accepted again, not delivered again.
         try raw.send(.submit(original))
         #expect(try await raw.verdict()?.acceptedItems == [item])
+
+        // The accepted header resubmitted with any other byte changed is refused, not accepted
+        // again: a flipped signature bit, a zero signature, other attachment bytes, none at all.
+        var flipped = original.signature
+        flipped[5] ^= 0x01
+        let altered: [(String, [Data], RefusalCode)] = [
+            ("flipped signature", [AGB1, SUBMIT, original.header, flipped] + original.attachments, .badSignature),
+            ("zero signature", [AGB1, SUBMIT, original.header, Data(count: 64)] + original.attachments, .badSignature),
+            ("other attachment", [AGB1, SUBMIT, original.header, original.signature, Data("lampiran palsu".utf8)], .badSignature),
+            ("no attachment", [AGB1, SUBMIT, original.header, original.signature], .malformed),
+        ]
+        for (what, frames, code) in altered {
+            try raw.send(frames)
+            let answer = try await raw.verdict()
+            #expect(answer?.refusal?.code == code, "\(what): \(String(describing: answer))")
+        }
 
         // The same signed header under a new id: the id is inside the signed bytes.
         let newID = MessageID.generate()

@@ -300,11 +300,14 @@ public final class Broker {
         commit(submissions: submissions, receipts: receipts)
     }
 
-    /// When this agency's identical message (same id, same hash) is already stored, answers
-    /// ACCEPTED for it again and returns true.
+    /// When this agency's identical message is already stored (same id, header, signature, and
+    /// attachments matching the header), answers ACCEPTED for it again and returns true. A
+    /// resubmission with any byte changed gets its refusal: an acceptance is evidence.
     func acceptAgainIfStored(_ envelope: Envelope, agency: String, routingID: [UInt8]) -> Bool {
         guard envelope.signerID == agency, let stored = try? store.message(id: envelope.id),
-              stored.sender == agency, stored.hash == envelope.hash else { return false }
+              stored.sender == agency, stored.hash == envelope.hash,
+              (try? store.signature(messageID: envelope.id)) == envelope.signature,
+              (try? envelope.verifyAttachments()) != nil else { return false }
         let now = Timestamp.now()
         let acceptance = Acceptance(id: MessageID.generate(at: now), from: config.brokerID, created: now.text, to: agency,
                                     items: [.init(id: envelope.id, sha256: envelope.hash.hexString)])
@@ -648,8 +651,9 @@ public final class Broker {
             }
             var events = try store.events(letterID: item.letterID)
             if !content {
-                // Status notes are free text; letter numbers, instructions and refusal reasons are not.
-                for i in events.indices where ["read", "in-progress", "done"].contains(events[i].kind) { events[i].detail = nil }
+                // Status notes and a recipient node's rejection reason are free text (they can
+                // quote the letter); letter numbers and instructions are not.
+                for i in events.indices where ["read", "in-progress", "done", "rejected"].contains(events[i].kind) { events[i].detail = nil }
             }
             let report = TraceReport(letter: item.letterID, query: id, items: items, events: events)
             reply(routingID, .traced(try Envelope.encoder.encode(report)))

@@ -79,7 +79,11 @@ public struct BrokerEvent: Codable, Sendable, Equatable {
     }
 
     /// True when any content field is set.
-    public var hasContent: Bool { subject != nil || body != nil || note != nil }
+    public var hasContent: Bool { subject != nil || body != nil || note != nil || (kind == .rejected && reason != nil) }
+
+    /// What a `rejected` event says instead of the recipient node's own words, which can quote
+    /// the letter (an attachment's file name, a field's value).
+    public static let withheldRejection = "rejected by the recipient's node (its reason needs the content grant)"
 
     /// The same event without letter content (what operators without the grant receive).
     public func redacted() -> BrokerEvent {
@@ -87,6 +91,7 @@ public struct BrokerEvent: Codable, Sendable, Equatable {
         copy.subject = nil
         copy.body = nil
         copy.note = nil
+        if kind == .rejected, reason != nil { copy.reason = Self.withheldRejection }
         return copy
     }
 

@@ -82,6 +82,11 @@ public final class BrokerStore {
         public let hash: Data
     }
 
+    /// The stored signature of a message (to tell an exact resubmission from a tampered one).
+    public func signature(messageID id: String) throws -> Data? {
+        try db.queryOne("SELECT signature FROM messages WHERE id = ?", id) { $0.blob(0) }
+    }
+
     /// The stored message with this id, if any.
     public func message(id: String) throws -> StoredMessage? {
         try db.queryOne("SELECT seq, id, kind, sender, hash FROM messages WHERE id = ?", id) {

@@ -63,6 +63,9 @@ public struct Envelope: Sendable {
         guard String(data: header, encoding: .utf8) != nil else {
             throw ProtocolError(.malformed, "header is not valid UTF-8")
         }
+        if let key = JSONDuplicateKeys.first(in: header) {
+            throw ProtocolError(.malformed, "header has the key '\(key.prefix(40))' twice in one object; a signed header must have one meaning")
+        }
         let common: CommonHeader
         do {
             common = try JSONDecoder().decode(CommonHeader.self, from: header)
@@ -129,6 +132,11 @@ public struct Envelope: Sendable {
             throw ProtocolError(.badSignature, "signature does not verify with \(signerID)'s key")
         }
         try verifyAttachments(letter: kind == "letter" ? (letter ?? (try decode(Letter.self))) : nil)
+    }
+
+    /// Only the attachment frames against the sizes and SHA-256s of the (signed) header.
+    public func verifyAttachments() throws {
+        try verifyAttachments(letter: kind == "letter" ? try decode(Letter.self) : nil)
     }
 
     private func verifySignature(with key: PublicKey) throws {
