@@ -24,9 +24,9 @@ enum Notes {
       decoded for verification.
     - **Delivery window.** 64 unreceipted messages per node made the drain a chain of round trips
       (each with two fsyncs); now 512 messages, and never more than 16 MiB in flight.
-    - **Search.** SQLite built a snippet for every match before sorting by rank; a common word in
-      100,000 letters cost about 150 ms. Ranking now runs on rowids first; snippets are made for
-      the 20 rows kept.
+    - **Search.** Ranking now runs on rowids first and snippets are made only for the 20 rows
+      kept (SQLite builds every result row before sorting). This did not move the common-word
+      search: ranking 100,000 matches with bm25 is what costs (see below).
 
     In the quick S1 run (3,000 letters), on a quiet machine, these took the 2 KiB relay from
     about 1,700 to about 2,800 letters/s and the 1 MiB relay from about 65 to about 105 MB/s.
@@ -39,11 +39,17 @@ enum Notes {
       letter), SQLite (the inbox row, its FTS5 entry for a 2 KiB body and the agenda row) and
       Ed25519. A faster JSON reader for the signed header is the next step; it must read exactly
       what the signature covers, so it needs its own fuzzing before it replaces `JSONDecoder`.
-    - **S1 1 MiB.** The disk: each attachment is written durably three times (sender outbox,
-      broker queue, recipient inbox), so the ceiling is a third of the 1 MiB blob rate of limit (c).
+    - **S1 1 MiB.** Durable writes: each attachment is written three times (sender outbox, broker
+      queue, recipient inbox) to one disk, and copied through CURVE twice. Limit (c)'s blob rate is
+      the closest limit; the pipeline commits more per fsync than limit (c) does, so it gets above a
+      third of it, but not to 150 MB/s on this disk.
     - **S2.** Two fsync'd commits on every letter's path (the broker's acceptance and the inbox),
       which durability requires; p99 follows this shared disk's fsync tail.
-    - **S4.** The per-letter work of the receiving node (as in S1) on its one thread.
+    - **S6 common-word search.** FTS5 scores every matching letter with bm25 before the top 20
+      are taken, so a word in one letter of ten costs in proportion to 100,000 matches; selective
+      queries take about a millisecond. Ranking only the newest matches, or ordering by date when a
+      query matches too much, would bound it; both change what "best match" means and are left for
+      a decision with the registry's users.
     - **S6 trace of a 200-item tree.** A new CURVE connection per `bus-cli trace` (the 1-item
       trace) plus JSON of the report on both sides, growing with the items.
 
