@@ -34,11 +34,13 @@ enum Notes {
     ## What bounds the remaining misses
 
     - **S1 2 KiB.** Neither the broker (about 0.4 of a core) nor the disk (a few dozen fsyncs a
-      second) is saturated; the sender and the recipient, in one process, use about 1.2 cores.
-      Their CPU goes to JSON (still two decodes per received letter: the common header, then the
-      letter), SQLite (the inbox row, its FTS5 entry for a 2 KiB body and the agenda row) and
-      Ed25519. A faster JSON reader for the signed header is the next step; it must read exactly
-      what the signature covers, so it needs its own fuzzing before it replaces `JSONDecoder`.
+      second) is saturated. The sender and the recipient, in one process, used about 1.2 cores,
+      mostly JSON, SQLite (the inbox row, its FTS5 entry for a 2 KiB body, the agenda row) and
+      Ed25519. A received letter's header is now read in one JSON pass (common fields and letter
+      together): that process's CPU per letter fell by about a fifth, but the quick S1 rate did
+      not move beyond noise, so the relay is now bound by its chain of durable round trips
+      (sender outbox commit, broker group commit, inbox commit, receipt commit), each waiting
+      for the one before. Deeper pipelining across those stages is the next step.
     - **S1 1 MiB.** Durable writes: each attachment is written three times (sender outbox, broker
       queue, recipient inbox) to one disk, and copied through CURVE twice. Limit (c)'s blob rate is
       the closest limit; the pipeline commits more per fsync than limit (c) does, so it gets above a
