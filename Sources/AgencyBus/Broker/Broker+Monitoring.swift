@@ -198,7 +198,7 @@ extension Broker {
             note(BrokerEvent(ts: .now(), kind: .operatorDropped, reason: "could not keep up", operator: w.operatorID))
         } catch {
             monitor.streams.remove(w.routingID)
-            log.info("operator stream closed", ["operator": w.operatorID, "error": "\(error)"])
+            log.info("operator stream closed: the operator's connection is gone (a normal end of tail or watch)", ["operator": w.operatorID, "detail": "\(error)"])
         }
     }
 
