@@ -111,16 +111,8 @@ enum LimitBench {
             throw BenchFailure("raw forwarder: the receiver did not connect")
         }
         let stop = Locked(false)
-        // Each socket is used by one thread only (libzmq's rule); the compiler cannot see that.
-        nonisolated(unsafe) let (fwdFront, fwdBack, rawReceiver) = (front, back, receiver)
-        let forwarderThread = Worker("raw-forwarder") {
-            while !stop.get {
-                guard try ZMQPoller.pollIn([fwdFront], timeoutMs: 50)[0] else { continue }
-                while let msg = try fwdFront.receive(dontWait: true) {
-                    try fwdBack.send([receiverID] + msg.frames.dropFirst())
-                }
-            }
-        }
+        nonisolated(unsafe) let rawReceiver = receiver  // used by its own thread only (libzmq's rule)
+        let forwarderThread = startForwarder(front: front, back: back, receiverID: receiverID, stop: stop)
         let payload = Data(repeating: 0x61, count: size)
         let finished = Locked<Double?>(nil)
         let started = now()
@@ -138,6 +130,19 @@ enum LimitBench {
         try forwarderThread.join()
         let seconds = (finished.get ?? now()) - started
         return (Double(count) / seconds, Double(count * size) / seconds / 1e6)
+    }
+
+    /// The forwarder thread: every message from `front` goes to the receiver behind `back`,
+    /// until `stop`. Each socket is used by that thread only (libzmq's rule), which the
+    /// compiler cannot see.
+    static func startForwarder(front: ZMQSocket, back: ZMQSocket, receiverID: Data, stop: Locked<Bool>) -> Worker {
+        nonisolated(unsafe) let (front, back) = (front, back)
+        return Worker("raw-forwarder") {
+            while !stop.get {
+                guard try ZMQPoller.pollIn([front], timeoutMs: 50)[0] else { continue }
+                while let msg = try front.receive(dontWait: true) { try back.send([receiverID] + msg.frames.dropFirst()) }
+            }
+        }
     }
 
     /// One-way latency through the forwarder at a fixed low rate (send time travels in the
@@ -159,14 +164,8 @@ enum LimitBench {
             throw BenchFailure("raw forwarder: the receiver did not connect")
         }
         let stop = Locked(false)
-        // Each socket is used by one thread only (libzmq's rule); the compiler cannot see that.
-        nonisolated(unsafe) let (fwdFront, fwdBack, rawReceiver) = (front, back, receiver)
-        let forwarderThread = Worker("raw-forwarder") {
-            while !stop.get {
-                guard try ZMQPoller.pollIn([fwdFront], timeoutMs: 50)[0] else { continue }
-                while let msg = try fwdFront.receive(dontWait: true) { try fwdBack.send([receiverID] + msg.frames.dropFirst()) }
-            }
-        }
+        nonisolated(unsafe) let rawReceiver = receiver  // used by its own thread only (libzmq's rule)
+        let forwarderThread = startForwarder(front: front, back: back, receiverID: receiverID, stop: stop)
         let latencies = Locked<[Double]>([])
         let receiving = Worker("raw-receiver") {
             var got = 0

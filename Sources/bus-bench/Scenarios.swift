@@ -158,7 +158,7 @@ struct Scenarios {
             say("S3 circular \(run + 1)/\(scale.runsFast): in every inbox after \(fmt(t * 1000)) ms")
         }
         var burst = Figure(values: []), burstRate = Figure(values: [])
-        for run in 0..<scale.runsLarge {
+        for _ in 0..<scale.runsLarge {
             clear()
             let before = total()
             let expected = n * scale.s3Circulars
