@@ -35,11 +35,22 @@ public enum TraceTree {
     /// `today` (YYYY-MM-DD) decides what is overdue.
     public static func build(_ report: TraceReport, today: String) -> TraceNode? {
         guard let letter = report.items.first(where: { $0.kind == "letter" }) else { return nil }
-        return node(for: letter, report: report, parentHop: nil, today: today)
+        return node(for: letter, report: report, index: Index(report), parentHop: nil, today: today)
     }
 
-    static func node(for item: TraceReport.Item, report: TraceReport, parentHop: Timestamp?, today: String) -> TraceNode {
-        let events = report.events.filter { $0.item == item.id }
+    /// Events by item and dispositions by parent, built once: a 200-item tree with a thousand
+    /// events was a quadratic walk before (`make bench` S6).
+    struct Index {
+        var events: [String: [TraceEvent]] = [:]
+        var dispositions: [String: [TraceReport.Item]] = [:]
+        init(_ report: TraceReport) {
+            for e in report.events { events[e.item, default: []].append(e) }
+            for i in report.items where i.kind == "disposition" { if let p = i.parent { dispositions[p, default: []].append(i) } }
+        }
+    }
+
+    static func node(for item: TraceReport.Item, report: TraceReport, index: Index, parentHop: Timestamp?, today: String) -> TraceNode {
+        let events = index.events[item.id] ?? []
         let origin = events.first { $0.kind == "sent" || $0.kind == "disposed" }
         let itemTime = origin?.at ?? events.first?.at ?? Timestamp(milliseconds: 0)
         var detail: String
@@ -68,15 +79,15 @@ public enum TraceTree {
                                       latencyMs: e.at.milliseconds - previous.milliseconds, detail: e.detail))
         }
         // Dispositions on this item, timed from the disposer's last hop on this item before it.
-        for sub in report.items where sub.kind == "disposition" && sub.parent == item.id {
+        for sub in index.dispositions[item.id] ?? [] {
             let disposer = sub.from
-            let subTime = report.events.first { $0.item == sub.id && $0.kind == "disposed" }?.at ?? itemTime
+            let subTime = index.events[sub.id]?.first { $0.kind == "disposed" }?.at ?? itemTime
             let before = events.filter {
                 $0.kind != "sent" && $0.kind != "disposed" && $0.at <= subTime
                     && ($0.place == disposer || $0.place.hasPrefix(disposer + "/"))
             }
             let hop = before.map(\.at).max() ?? accepted ?? itemTime
-            children.append(node(for: sub, report: report, parentHop: hop, today: today))
+            children.append(node(for: sub, report: report, index: index, parentHop: hop, today: today))
         }
         n.children = children.sorted { $0.at < $1.at }
 
@@ -131,7 +142,8 @@ public enum TraceTree {
                 let text = "\(head)  \(n.at.text)  \(latency(n.latencyMs))".trimmingCharacters(in: .whitespaces)
                 return n.highlight ? paint(text, "1;36") : paint(text, "1")
             }
-            var text = "\(n.what.padding(toLength: 11, withPad: " ", startingAt: 0)) \(n.who.padding(toLength: 28, withPad: " ", startingAt: 0)) \(n.at.text)  \(latency(n.latencyMs))"
+            func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+            var text = "\(pad(n.what, 11)) \(pad(n.who, 28)) \(n.at.text)  \(latency(n.latencyMs))"
             if let d = n.detail, !d.isEmpty { text += "  \"\(d)\"" }
             return text
         }
