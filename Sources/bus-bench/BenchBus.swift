@@ -67,7 +67,7 @@ final class BenchBus {
                        "--bind", port.map { "tcp://127.0.0.1:\($0)" } ?? "tcp://127.0.0.1:*",
                        "--ready-file", ready, "--log-level", "warning"]
         let log = directory + "/broker.log"
-        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let handle = FileHandle(forWritingAtPath: log)
         handle?.seekToEndOfFile()
         p.standardError = handle

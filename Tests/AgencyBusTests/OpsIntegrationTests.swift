@@ -452,7 +452,7 @@ struct OpsIntegrationTests {
             // A few refreshes: the footer's time changes with every snapshot drawn.
             var refreshes = Set<String>()
             var screen = ""
-            let refreshed = try await eventually(timeout: 20) {
+            let refreshed = await eventually(timeout: 20) {
                 screen = (try? await tmuxRun(["capture-pane", "-p", "-t", "w\(run)"])) ?? screen
                 if let line = screen.split(separator: "\n").first(where: { $0.contains("refreshed 20") }) { refreshes.insert(String(line)) }
                 return refreshes.count >= 3 && screen.contains("anri")

@@ -305,16 +305,20 @@ public final class Broker {
     /// resubmission with any byte changed gets its refusal: an acceptance is evidence.
     func acceptAgainIfStored(_ envelope: Envelope, agency: String, routingID: [UInt8]) -> Bool {
         guard envelope.signerID == agency, let stored = try? store.message(id: envelope.id),
-              stored.sender == agency, stored.hash == envelope.hash,
-              (try? store.signature(messageID: envelope.id)) == envelope.signature,
+              stored.sender == agency, stored.hash == envelope.hash, stored.signature == envelope.signature,
               (try? envelope.verifyAttachments()) != nil else { return false }
-        let now = Timestamp.now()
-        let acceptance = Acceptance(id: MessageID.generate(at: now), from: config.brokerID, created: now.text, to: agency,
-                                    items: [.init(id: envelope.id, sha256: envelope.hash.hexString)])
-        do { reply(routingID, .accepted(try Envelope.seal(acceptance, with: key))) } catch {
+        sendAcceptance(routingID, agency: agency, items: [.init(id: envelope.id, sha256: envelope.hash.hexString)], at: .now())
+        return true
+    }
+
+    /// The broker's signed evidence that `items` are durably accepted, to one connection.
+    func sendAcceptance(_ routingID: [UInt8], agency: String, items: [Acceptance.Item], at time: Timestamp) {
+        let acceptance = Acceptance(id: MessageID.generate(at: time), from: config.brokerID, created: time.text, to: agency, items: items)
+        do {
+            reply(routingID, .accepted(try Envelope.seal(acceptance, with: key)))
+        } catch {
             log.error("cannot sign acceptance", ["error": "\(error)"])
         }
-        return true
     }
 
     /// Runs `check(submission:)` over a round's submissions, in parallel when there are enough
@@ -356,11 +360,9 @@ public final class Broker {
             }
         }
         let payload: Payload
-        var decodedLetter: Letter?
         switch envelope.kind {
         case "letter":
             let letter = try envelope.decode(Letter.self)
-            decodedLetter = letter
             try valid { try letter.validate(); try topology.check(letter.sender, field: "from") }
             try known(letter.to, field: "to")
             try known(letter.cc, field: "cc")
@@ -383,7 +385,7 @@ public final class Broker {
         guard !keys.isEmpty else {
             throw ProtocolError(.forbidden, "agency '\(agency)' has no publicKey in the broker's topology")
         }
-        try envelope.verify(withAnyOf: keys, letter: decodedLetter)
+        try envelope.verify(withAnyOf: keys)
         return payload
     }
 
@@ -468,15 +470,7 @@ public final class Broker {
         for s in accepted {
             byConnection[s.routingID, default: (s.agency, [])].items.append(.init(id: s.envelope.id, sha256: s.envelope.hash.hexString))
         }
-        for (routingID, batch) in byConnection {
-            let acceptance = Acceptance(id: MessageID.generate(at: committed), from: config.brokerID, created: committed.text,
-                                        to: batch.agency, items: batch.items)
-            do {
-                reply(routingID, .accepted(try Envelope.seal(acceptance, with: key)))
-            } catch {
-                log.error("cannot sign acceptance", ["error": "\(error)"])
-            }
-        }
+        for (routingID, batch) in byConnection { sendAcceptance(routingID, agency: batch.agency, items: batch.items, at: committed) }
         for agency in touched { pump(agency: agency) }
     }
 
@@ -682,11 +676,11 @@ public final class Broker {
     func pump(agency: String) {
         guard var session = sessions[agency] else { return }
         defer { if sessions[agency]?.routingID == session.routingID { sessions[agency] = session } }
-        while session.room(window: config.window, windowBytes: config.windowBytes) > 0 {
+        func room() -> Int { session.room(window: config.window, windowBytes: config.windowBytes) }
+        while room() > 0 {
             let batch: [BrokerStore.PendingDelivery]
             do {
-                batch = try store.pending(for: agency, after: session.cursor,
-                                          limit: session.room(window: config.window, windowBytes: config.windowBytes))
+                batch = try store.pending(for: agency, after: session.cursor, limit: room())
             } catch {
                 log.error("cannot read pending deliveries", ["agency": agency, "error": "\(error)"])
                 return
@@ -694,7 +688,7 @@ public final class Broker {
             if batch.isEmpty { return }
             for d in batch {
                 // The byte bound may close the window before the batch is through.
-                if session.room(window: config.window, windowBytes: config.windowBytes) == 0 { return }
+                if room() == 0 { return }
                 guard let attachments = try? store.attachmentData(messageSeq: d.messageSeq) else {
                     log.error("stored message unreadable", ["message.id": d.messageID])
                     session.cursor = d.seq

@@ -139,7 +139,7 @@ public final class AgencyNode {
         try store.db.inTransaction {
             for (envelope, letter) in sealed {
                 try store.insert(envelope, direction: "out", state: "queued", subject: letter.subject,
-                                 attachments: letter.attachments, recipients: letter.recipientAgencies, letter: letter)
+                                 attachments: letter.attachments, recipients: letter.recipientAgencies)
             }
         }
         for (envelope, letter) in sealed {
@@ -320,7 +320,7 @@ public final class AgencyNode {
             let letter: Letter
             do {
                 letter = try envelope.decode(Letter.self)
-                try envelope.verify(withAnyOf: senderKeys, letter: letter)
+                try envelope.verify(withAnyOf: senderKeys)
                 try letter.validate()
                 // Not necessarily addressed to us: a letter also reaches the holders of a
                 // disposition on it. The broker routes; the signature proves the content.
@@ -331,8 +331,7 @@ public final class AgencyNode {
                 log.error("letter rejected", ["message.id": envelope.id, "from": signer, "reason": reason])
                 return [.rejected(id: envelope.id, reason: reason)]
             }
-            try store.insert(envelope, direction: "in", state: "stored", subject: letter.subject, attachments: letter.attachments,
-                             letter: letter)
+            try store.insert(envelope, direction: "in", state: "stored", subject: letter.subject, attachments: letter.attachments)
             receipts[signer, default: []].append(.init(id: envelope.id, sha256: hash, status: "stored"))
             log.info("letter stored", ["message.id": envelope.id, "from": letter.from])
             return [.received(envelope, letter)]

@@ -62,12 +62,7 @@ public enum ArchiveVerifier {
         // only what was created up to their `retired` time.
         var keys: [String: [(key: PublicKey, retired: Timestamp?)]] = [:]
         func signingKeys(_ signer: String, created: String) -> [PublicKey] {
-            let made = Timestamp(text: created)
-            return (keys[signer] ?? []).filter { k in
-                guard let retired = k.retired else { return true }
-                guard let made else { return false }
-                return made.milliseconds <= retired.milliseconds
-            }.map(\.key)
+            (keys[signer] ?? []).filter { Topology.keyMaySign(retired: $0.retired, created: created) }.map(\.key)
         }
         var messageHashes: [String: String] = [:]  // id → header sha256 hex
         var letters = Set<String>()

@@ -80,17 +80,13 @@ public final class BrokerStore {
         public let kind: String
         public let sender: String
         public let hash: Data
-    }
-
-    /// The stored signature of a message (to tell an exact resubmission from a tampered one).
-    public func signature(messageID id: String) throws -> Data? {
-        try db.queryOne("SELECT signature FROM messages WHERE id = ?", id) { $0.blob(0) }
+        public let signature: Data
     }
 
     /// The stored message with this id, if any.
     public func message(id: String) throws -> StoredMessage? {
-        try db.queryOne("SELECT seq, id, kind, sender, hash FROM messages WHERE id = ?", id) {
-            StoredMessage(seq: $0.int(0), id: $0.text(1), kind: $0.text(2), sender: $0.text(3), hash: $0.blob(4))
+        try db.queryOne("SELECT seq, id, kind, sender, hash, signature FROM messages WHERE id = ?", id) {
+            StoredMessage(seq: $0.int(0), id: $0.text(1), kind: $0.text(2), sender: $0.text(3), hash: $0.blob(4), signature: $0.blob(5))
         }
     }
 

@@ -84,11 +84,9 @@ extension NodeStore {
     /// Called by `insert` once the message row and its attachments are written: an outgoing
     /// letter gets its OUT number, a disposition its holder rows, a status update moves its
     /// holder's progress, and every message is indexed for search.
-    /// `letter`: the letter header when the caller has already decoded it (saves a decode).
-    func registerStored(seq: Int64, envelope: Envelope, direction: String, subject: String, attachments: [AttachmentInfo],
-                        letter: Letter? = nil) throws {
+    func registerStored(seq: Int64, envelope: Envelope, direction: String, subject: String, attachments: [AttachmentInfo]) throws {
         if direction == "out" && envelope.kind == "letter" {
-            try assignAgenda(messageID: envelope.id, direction: "out", at: calendar.now(), letter: letter)
+            try assignAgenda(messageID: envelope.id, direction: "out", at: calendar.now(), letter: try? envelope.decode(Letter.self))
         }
         switch envelope.kind {
         case "disposition":
@@ -98,7 +96,7 @@ extension NodeStore {
         default:
             break
         }
-        try index(seq: seq, envelope: envelope, subject: subject, attachments: attachments, letter: letter)
+        try index(seq: seq, envelope: envelope, subject: subject, attachments: attachments)
     }
 
     /// Called by `markReceived` when a message first reaches this node's inbox: a letter gets

@@ -12,13 +12,13 @@ extension NodeStore {
     /// Dispositions and statuses do not repeat the letter's subject, so a word of the subject
     /// finds the letter once rather than every item of its tree. They carry the letter's id
     /// and classification so results and filters work on letters.
-    func index(seq: Int64, envelope: Envelope, subject: String, attachments: [AttachmentInfo], letter decoded: Letter? = nil) throws {
+    func index(seq: Int64, envelope: Envelope, subject: String, attachments: [AttachmentInfo]) throws {
         var subjectText = "", body = "", number = "", notes = "", files = ""
         var letterID = envelope.id
         var classification = ""
         switch envelope.kind {
         case "letter":
-            guard let letter = decoded ?? (try? envelope.decode(Letter.self)) else { return }
+            guard let letter = try? envelope.decode(Letter.self) else { return }
             subjectText = letter.subject
             body = letter.body
             number = letter.number

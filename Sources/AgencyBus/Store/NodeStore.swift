@@ -91,8 +91,7 @@ public final class NodeStore {
     @discardableResult
     public func insert(_ envelope: Envelope, direction: String, state: String, subject: String,
                        attachments: [AttachmentInfo] = [], recipients: [String] = [],
-                       letterID: String? = nil, parentID: String? = nil, due: String? = nil,
-                       letter: Letter? = nil) throws -> Bool {
+                       letterID: String? = nil, parentID: String? = nil, due: String? = nil) throws -> Bool {
         if try db.queryOne("SELECT 1 FROM messages WHERE id = ?", envelope.id, map: { _ in true }) != nil { return false }
         try db.run("""
             INSERT INTO messages (id, kind, direction, sender, subject, header, signature, hash, created, stored_at, state,
@@ -102,7 +101,8 @@ public final class NodeStore {
                    envelope.signature, envelope.hash, envelope.common.created, Timestamp.now().milliseconds, state,
                    letterID ?? (envelope.kind == "letter" ? envelope.id : nil), parentID, due)
         let seq = db.lastInsertRowID  // before markReceived, which may insert an agenda row
-        if direction == "in" { try markReceived(id: envelope.id, letter: letter) }
+        // A letter's header was decoded with the envelope (`decode` returns it); the agenda reuses it.
+        if direction == "in" { try markReceived(id: envelope.id, letter: envelope.kind == "letter" ? try? envelope.decode(Letter.self) : nil) }
         for (i, (info, data)) in zip(attachments, envelope.attachments).enumerated() {
             try db.run("INSERT INTO attachments (message_seq, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        seq, i, info.name, info.mediaType, info.size, info.sha256, data)
@@ -110,8 +110,7 @@ public final class NodeStore {
         for r in recipients {
             try db.run("INSERT INTO deliveries (message_seq, recipient) VALUES (?, ?)", seq, r)
         }
-        try registerStored(seq: seq, envelope: envelope, direction: direction, subject: subject, attachments: attachments,
-                           letter: letter)
+        try registerStored(seq: seq, envelope: envelope, direction: direction, subject: subject, attachments: attachments)
         return true
     }
 

@@ -169,14 +169,20 @@ public struct Topology: Codable, Sendable {
         guard let a = agency(id) else { return [] }
         var keys: [PublicKey] = []
         if !a.publicKey.isEmpty, let k = try? PublicKey(text: a.publicKey) { keys.append(k) }
-        if let made = Timestamp(text: created) {
-            for f in a.formerKeys ?? [] {
-                guard let retired = Timestamp(text: f.retired), made.milliseconds <= retired.milliseconds,
-                      let k = try? PublicKey(text: f.publicKey) else { continue }
-                keys.append(k)
-            }
+        for f in a.formerKeys ?? [] {
+            guard let retired = Timestamp(text: f.retired), Self.keyMaySign(retired: retired, created: created),
+                  let k = try? PublicKey(text: f.publicKey) else { continue }
+            keys.append(k)
         }
         return keys
+    }
+
+    /// The rotation rule, one place for the topology and the archive: a current key (`retired`
+    /// nil) may have signed anything; a former key only what was created up to its retirement.
+    public static func keyMaySign(retired: Timestamp?, created: String) -> Bool {
+        guard let retired else { return true }
+        guard let made = Timestamp(text: created) else { return false }
+        return made.milliseconds <= retired.milliseconds
     }
 
     /// Checks that an address names a known agency and, if given, one of its units.

@@ -132,56 +132,39 @@ public struct Envelope: Sendable {
     /// Checks the signature with `key`, then (for letters) that every attachment frame
     /// matches the size and SHA-256 the signed header gives for it.
     public func verify(with key: PublicKey) throws {
-        // The signature first: a forged header is refused as forged, whatever it holds.
-        try verifySignature(with: key)
-        try verifyAttachments(letter: kind == "letter" ? try decode(Letter.self) : nil)
-    }
-
-    /// The same, with the letter header already decoded (saves decoding it twice on hot paths).
-    public func verify(with key: PublicKey, letter: Letter?) throws {
-        try verifySignature(with: key)
-        try verifyAttachments(letter: letter)
+        try verify(withAnyOf: [key])
     }
 
     /// The same with every key the signer may have used (current first, then keys retired
-    /// after this message was created): valid when one of them verifies.
-    public func verify(withAnyOf keys: [PublicKey], letter: Letter? = nil) throws {
-        guard !keys.isEmpty else { throw ProtocolError(.badSignature, "no key known for \(signerID)") }
+    /// after this message was created): valid when one of them verifies. The signature comes
+    /// first: a forged header is refused as forged, whatever it holds.
+    public func verify(withAnyOf keys: [PublicKey]) throws {
         // Each key is tried once (a signature check is the costly part); usually the first fits.
         guard keys.contains(where: { $0.verify(signature: signature, of: header) }) else {
             throw ProtocolError(.badSignature, "signature does not verify with \(signerID)'s key")
         }
-        try verifyAttachments(letter: kind == "letter" ? (letter ?? (try decode(Letter.self))) : nil)
+        try verifyAttachments()
     }
 
-    /// Only the attachment frames against the sizes and SHA-256s of the (signed) header.
+    /// Only the attachment frames against the sizes and SHA-256s of the (signed) header:
+    /// attachments travel outside the header, and those bind them. (A letter's header is
+    /// decoded once, with the envelope.)
     public func verifyAttachments() throws {
-        try verifyAttachments(letter: kind == "letter" ? try decode(Letter.self) : nil)
-    }
-
-    private func verifySignature(with key: PublicKey) throws {
-        guard key.verify(signature: signature, of: header) else {
-            throw ProtocolError(.badSignature, "signature does not verify with \(signerID)'s key")
+        guard kind == "letter" else {
+            if !attachments.isEmpty { throw ProtocolError(.malformed, "a \(kind) carries no attachments") }
+            return
         }
-    }
-
-    /// Attachments travel outside the signed header; the header's sizes and SHA-256s bind them.
-    private func verifyAttachments(letter: Letter?) throws {
-        if kind == "letter" {
-            guard let letter else { throw ProtocolError(.malformed, "letter header not decoded") }
-            guard letter.attachments.count == attachments.count else {
-                throw ProtocolError(.malformed, "header lists \(letter.attachments.count) attachments but \(attachments.count) came")
+        let letter = try decode(Letter.self)
+        guard letter.attachments.count == attachments.count else {
+            throw ProtocolError(.malformed, "header lists \(letter.attachments.count) attachments but \(attachments.count) came")
+        }
+        for (i, (info, data)) in zip(letter.attachments, attachments).enumerated() {
+            guard info.size == data.count else {
+                throw ProtocolError(.badSignature, "attachments[\(i)] ('\(info.name)') has \(data.count) bytes; the signed header says \(info.size)")
             }
-            for (i, (info, data)) in zip(letter.attachments, attachments).enumerated() {
-                guard info.size == data.count else {
-                    throw ProtocolError(.badSignature, "attachments[\(i)] ('\(info.name)') has \(data.count) bytes; the signed header says \(info.size)")
-                }
-                guard SHA256.hash(data).hexString == info.sha256.lowercased() else {
-                    throw ProtocolError(.badSignature, "attachments[\(i)] ('\(info.name)') does not match the SHA-256 in the signed header")
-                }
+            guard SHA256.hash(data).hexString == info.sha256.lowercased() else {
+                throw ProtocolError(.badSignature, "attachments[\(i)] ('\(info.name)') does not match the SHA-256 in the signed header")
             }
-        } else if !attachments.isEmpty {
-            throw ProtocolError(.malformed, "a \(kind) carries no attachments")
         }
     }
 
