@@ -140,41 +140,37 @@ struct Scenarios {
         func lastArrival() -> Double { receivers.map { $0.arrivals.get.map(\.at).max() ?? 0 }.max() ?? 0 }
         func clear() { receivers.forEach { $0.arrivals.with { $0.removeAll() } } }
 
-        var one = Figure(values: [])
-        for run in 0..<scale.runsFast {
+        /// Sends with `plan` from the ministry and returns the seconds from its first SUBMIT to
+        /// the last of `expected` inbox commits (then waits for the receipts).
+        func timeCirculars(_ plan: BenchSender.Plan, expected: Int, within seconds: Double) throws -> Double {
             clear()
             let before = total()
-            let s = BenchSender(directory: bus.node("pusat"), plan: .init(recipients: names, total: 1, expectReceipts: n))
+            let s = BenchSender(directory: bus.node("pusat"), plan: plan)
             s.start()
-            let d = now() + 120
-            while total() - before < n {
-                if now() > d { throw BenchFailure("S3: circular reached \(total() - before) of \(n) inboxes") }
+            let d = now() + seconds
+            while total() - before < expected {
+                if now() > d { throw BenchFailure("S3: \(total() - before) of \(expected) deliveries") }
                 usleep(1_000)
             }
             let t = lastArrival() - s.state.get.firstSubmit!
-            try s.wait(timeout: 120, what: "S3 receipts") { $0.receipts >= n }
+            try s.wait(timeout: seconds, what: "S3 receipts") { $0.receipts >= expected }
             s.stop(); try s.join()
+            return t
+        }
+
+        var one = Figure(values: [])
+        for run in 0..<scale.runsFast {
+            let t = try timeCirculars(.init(recipients: names, total: 1, expectReceipts: n), expected: n, within: 120)
             one.values.append(t)
             say("S3 circular \(run + 1)/\(scale.runsFast): in every inbox after \(fmt(t * 1000)) ms")
         }
         var burst = Figure(values: []), burstRate = Figure(values: [])
         for _ in 0..<scale.runsLarge {
-            clear()
-            let before = total()
             let expected = n * scale.s3Circulars
             var plan = BenchSender.Plan(recipients: names, total: scale.s3Circulars, expectReceipts: expected)
             plan.batch = 10
             plan.bodyBytes = 2048
-            let s = BenchSender(directory: bus.node("pusat"), plan: plan)
-            s.start()
-            let d = now() + 600
-            while total() - before < expected {
-                if now() > d { throw BenchFailure("S3: \(total() - before) of \(expected) deliveries") }
-                usleep(2_000)
-            }
-            let t = lastArrival() - s.state.get.firstSubmit!
-            try s.wait(timeout: 300, what: "S3 burst receipts") { $0.receipts >= expected }
-            s.stop(); try s.join()
+            let t = try timeCirculars(plan, expected: expected, within: 600)
             burst.values.append(t)
             burstRate.values.append(Double(expected) / t)
             say("S3 \(scale.s3Circulars) circulars back to back: all inboxes after \(fmt(t)) s")
