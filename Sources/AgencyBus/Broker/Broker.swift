@@ -704,7 +704,9 @@ public final class Broker {
                 } catch let e as ZMQError where e.isWouldBlock {
                     return  // the node's pipe is full; resume on its next receipt
                 } catch {
-                    log.warning("node gone", ["agency": agency, "error": "\(error)"])
+                    // Normal when a short-lived command's connection held the session: what was
+                    // not receipted waits, in order, for the node's next SUBSCRIBE.
+                    log.info("node connection gone; its deliveries wait for its next subscribe", ["agency": agency, "detail": "\(error)"])
                     sessions[agency] = nil
                     session = DeliverySession(agency: agency, routingID: [], now: .now())
                     return

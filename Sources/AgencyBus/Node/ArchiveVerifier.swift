@@ -273,7 +273,7 @@ public enum ArchiveVerifier {
         if let header {
             for (field, actual) in [("messages", result.messages), ("evidence", result.evidence), ("keys", result.keys.count), ("letters", result.letters)] {
                 if let expected = header[field] as? Int, expected != actual {
-                    problem(1, "archive", "missing", "the header announces \(expected) \(field), the file holds \(actual) that verify")
+                    problem(1, "archive", "missing", "the header announces \(field): \(expected); the file holds \(actual) that verify")
                 }
             }
         }
