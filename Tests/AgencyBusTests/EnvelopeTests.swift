@@ -208,6 +208,22 @@ struct EnvelopeTests {
         }
     }
 
+    @Test func aHeaderInAnotherEncodingIsMalformed() {
+        // UTF-16/32 hid an escaped duplicate key from the byte scan while decoders read it.
+        let text = #"{"created":"2026-12-03T19:52:38.123Z","from":"kemenpanrb","id":"01JDX5M8ZQ4T0J6W3V9B2K7C1N","kind":"letter","to":["a"],"\u0074o":["b"],"v":1}"#
+        for encoding in [String.Encoding.utf16LittleEndian, .utf16BigEndian, .utf32LittleEndian, .utf16] {
+            let bytes = try! #require(text.data(using: encoding))
+            let e = decodeError(bytes)
+            // Refused either way: as not UTF-8 (with a UTF-16 byte-order mark) or, the case that
+            // mattered, as UTF-8 that is not a JSON object (NULs between the ASCII bytes).
+            #expect(e?.code == .malformed, "\(encoding): \(String(describing: e))")
+            if encoding != .utf16 { #expect(e?.reason.contains("UTF-8 JSON object") == true, "\(encoding): \(String(describing: e))") }
+        }
+        let bom = Data([0xEF, 0xBB, 0xBF]) + Data(Self.header(Self.good))
+        #expect(decodeError(bom)?.code == .malformed, "a byte-order mark")
+        #expect(decodeError(Data(" \n".utf8) + Self.header(Self.good)) == nil, "leading white space is still JSON")
+    }
+
     @Test func headerThatIsNotJSONIsMalformed() {
         for bytes in ["not json", "[1,2,3]", "{", "\"text\"", "{\"v\":1,", "null"] {
             #expect(decodeError(Data(bytes.utf8))?.code == .malformed, "\(bytes)")

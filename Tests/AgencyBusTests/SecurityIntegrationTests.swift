@@ -655,9 +655,14 @@ struct SecurityIntegrationTests {
         // One signed header, two meanings: "to" twice (first wins here, last in Python or jq).
         let twoTo = text(#"{"to":["pemprov-jateng"],"#) + plain.header.dropFirst()
         let twoToSignature = key.sign(twoTo)
+        // The same in UTF-16 with the second key escaped: no byte scan sees "\u0074o" as "to".
+        let utf16TwoTo = try #require((String(decoding: plain.header.dropLast(), as: UTF8.self) + #","\u0074o":["pemprov-jateng"]}"#)
+            .data(using: .utf16LittleEndian))
 
         let cases: [(what: String, frames: [Data], code: RefusalCode, id: String)] = [
             ("a key twice in the signed header", [AGB1, SUBMIT, twoTo, twoToSignature], .malformed, plain.id),
+            ("the header in UTF-16, a key twice (one escaped)",
+             [AGB1, SUBMIT, utf16TwoTo, key.sign(utf16TwoTo)], .malformed, plain.id),
             ("attachment sizes that overflow a sum", [AGB1, SUBMIT, overflow.header, overflow.signature, attachment, attachment],
              .invalid, overflow.id),
             // Truncated.

@@ -81,6 +81,13 @@ public struct Envelope: Sendable {
         guard String(data: header, encoding: .utf8) != nil else {
             throw ProtocolError(.malformed, "header is not valid UTF-8")
         }
+        // UTF-8 JSON only: a NUL byte never appears in it, and the object starts the text.
+        // Without this, UTF-16 or UTF-32 (ASCII in them is "valid UTF-8" with NULs between)
+        // reached decoders that accept those encodings while the duplicate-key scan, reading
+        // bytes, did not see `"\u0074o"` as "to" (found by adversarial testing).
+        guard !header.contains(0), header.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
+            throw ProtocolError(.malformed, "header is not a UTF-8 JSON object (a NUL byte, a byte-order mark or another encoding)")
+        }
         if let key = JSONDuplicateKeys.first(in: header) {
             throw ProtocolError(.malformed, "header has the key '\(key.prefix(40))' twice in one object; a signed header must have one meaning")
         }
